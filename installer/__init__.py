@@ -1,0 +1,1 @@
+"""Install backend: plans, disks, partitioning, images and bootloader (never imports urwid)."""

@@ -1,0 +1,18 @@
+"""Packaging of ovirt-node-setup: the three packages of the product card and its commands."""
+
+from setuptools import setup
+
+setup(
+    name="ovirt-node-setup",
+    version="0.1.0",
+    description="Text-mode installer and setup console of a small hypervisor node",
+    license="GPL-2.0-or-later",
+    python_requires=">=3.9",
+    packages=["ovirt_node_setup", "installer", "screens"],
+    install_requires=["urwid", "pyparted", "blivet", "dbus-python"],
+    entry_points={
+        "console_scripts": [
+            "ovirt-node-installer = ovirt_node_setup.installer_cli:main",
+        ],
+    },
+)
