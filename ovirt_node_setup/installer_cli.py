@@ -1,0 +1,90 @@
+"""``ovirt-node-installer``: install the node, from the TUI or from boot parameters.
+
+This version knows ``--explain``: read the boot parameters (``/proc/cmdline`` or
+``--cmdline``), build the install plan, optionally resolve its disks and NIC against a
+machine description (``--machine``), and print it all as JSON. It touches nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from installer.machine import load_machine
+from installer.selectors import resolve_disks, resolve_nic
+
+from . import bootparams
+from .cli import EXIT_OK, EXIT_USAGE, ArgumentParser, common_arguments, run
+from .errors import ValidationError
+
+COMMAND = "ovirt-node-installer"
+log = logging.getLogger(COMMAND)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(
+        prog=COMMAND,
+        description="Install the hypervisor node. Boot parameters (storage_init, ip, "
+                    "hostname, adminpw, ...) drive an unattended install; --explain shows "
+                    "what they would do without touching anything.",
+    )
+    parser.add_argument("--explain", action="store_true",
+                        help="print the install plan as JSON and touch nothing")
+    parser.add_argument("--cmdline", metavar="TEXT",
+                        help="use TEXT as the kernel command line instead of /proc/cmdline")
+    parser.add_argument("--machine", metavar="FILE",
+                        help="dry run on a machine description (examples/machines/*.json)")
+    common_arguments(parser)
+    return parser
+
+
+def read_cmdline(args: argparse.Namespace) -> str:
+    if args.cmdline is not None:
+        return args.cmdline
+    try:
+        with open("/proc/cmdline", encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError as err:
+        raise ValidationError(
+            f"Cannot read /proc/cmdline ({err.strerror}): give the parameters with --cmdline."
+        ) from None
+
+
+def explain(args: argparse.Namespace) -> dict[str, Any]:
+    plan = bootparams.parse(read_cmdline(args))
+    out = plan.to_json()
+    if args.machine:
+        machine = load_machine(args.machine)
+        nic = resolve_nic(plan.settings.network.bootif, machine.nics)
+        out["machine"] = {
+            "name": machine.name,
+            "firmware": machine.firmware,
+            "disks_to_erase": [d.describe() for d in resolve_disks(plan.disks, machine.disks)],
+            "management_nic": (f"{nic.name} ({nic.mac}, {nic.driver or 'unknown driver'}, "
+                               f"link {'up' if nic.link else 'down'})" if nic else None),
+        }
+    return out
+
+
+def _main(args: argparse.Namespace) -> int:
+    if not args.explain:
+        print(f"{COMMAND}: this version can only explain a plan: add --explain "
+              "(the interactive and unattended installs are not built yet).", file=sys.stderr)
+        return EXIT_USAGE
+    plan = explain(args)
+    log.info("explained a plan for %d disk(s)", len(plan["disks"]))
+    json.dump(plan, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(COMMAND, build_parser(), _main, argv, changes_nothing=lambda a: a.explain)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""``ovirt-node-installer --explain`` run as a user runs it: the installed command."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+COMMAND = Path(sys.executable).parent / "ovirt-node-installer"
+DEMO = REPO / "examples/machines/demo.json"
+SHA512 = ("$6$8Jk2mPq1$p5K7irwef.Ljt.50EPr/shD8tFzVhsAe2CarwWb9cDXuiYH8W6xMHZgTM2NqMT5mEbmkde"
+          "WaX3gP7Z2FRsf/D1")
+
+
+def run(*args, check=False):
+    return subprocess.run([str(COMMAND), *args], capture_output=True, text=True, check=check,
+                          timeout=60)
+
+
+def explain(cmdline, *extra):
+    result = run("--explain", "--cmdline", cmdline, *extra)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_reference_pxe_command_line_explained():
+    plan = explain(
+        "BOOTIF=01-52-54-00-12-34-56 storage_init=/dev/sda storage_vol=:2048::::-1 "
+        "ip=192.168.122.50 netmask=255.255.255.0 gateway=192.168.122.1 dns=192.168.122.1 "
+        f"hostname=node1.example.com adminpw={SHA512} firstboot crashkernel=256M")
+    assert plan["disks"][0]["path"] == "/dev/sda"
+    assert plan["sizes_mb"]["swap"] == 2048 and plan["sizes_mb"]["data"] == "rest of the disk"
+    assert plan["settings"]["network"]["ipv4_address"] == "192.168.122.50"
+    assert plan["settings"]["network"]["bootif"] == "52:54:00:12:34:56"
+    assert plan["reinstall"] is True
+    assert plan["kernel_args"] == ["crashkernel=256M"]
+    assert plan["unattended"] == {"ready": True, "missing": []}
+    assert SHA512 not in json.dumps(plan)
+
+
+def test_machine_resolves_disks_and_nic():
+    plan = explain("storage_init=usb BOOTIF=link", "--machine", str(DEMO))
+    assert plan["machine"]["disks_to_erase"][0].startswith("/dev/sdc (SanDisk Cruzer Blade")
+    assert plan["machine"]["management_nic"].startswith("eth0 (52:54:00:12:34:56")
+
+
+def test_first_disk_skips_the_live_media(tmp_path):
+    desc = json.loads(DEMO.read_text())
+    desc["disks"].insert(0, desc["disks"].pop())  # the live CD comes first
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(desc))
+    plan = explain("storage_init", "--machine", str(path))
+    assert plan["machine"]["disks_to_erase"][0].startswith("/dev/sda ")
+
+
+@pytest.mark.parametrize(("cmdline", "words"), [
+    ("storage_init=ata", "2 disks match the ata disk"),
+    ("storage_init=/dev/sr0", "holds the running installation media"),
+    ("storage_init=/dev/sdz", "no disk matches the disk /dev/sdz"),
+    ("storage_init=scsi", "no disk matches the scsi disk"),
+    ("storage_init=/dev/sda,ata:Z3T8K1AB", "already chosen"),
+    ("BOOTIF=eth7", "no NIC is eth7"),
+])
+def test_machine_resolution_errors(cmdline, words):
+    result = run("--explain", "--cmdline", cmdline, "--machine", str(DEMO))
+    assert result.returncode == 2
+    assert words in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(("cmdline", "param"), [
+    ("ip=300.1.1.1", "ip"), ("ip=1.1.1.1 netmask=255.0.255.0", "netmask"), ("vlan=5000", "vlan"),
+    ("hostname=-x-", "hostname"), ("storage_vol=abc", "storage_vol"),
+    ("adminpw=plaintext", "adminpw"), ("ssh_pwauth=maybe", "ssh_pwauth"), ("dns=1.2.3", "dns"),
+    ("stateless storage_init", "storage_init"),
+])
+def test_bad_values_exit_2_with_one_line(cmdline, param, tmp_path):
+    log = tmp_path / "installer.log"
+    result = run("--explain", "--cmdline", cmdline, "--log", str(log))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and f"Boot parameter '{param}'" in lines[0]
+    assert "plaintext" not in result.stderr and "plaintext" not in log.read_text()
+
+
+def test_stateless_plan_touches_no_disk():
+    plan = explain("stateless ip=dhcp")
+    assert plan["stateless"] is True and plan["touches_disks"] is False
+    assert plan["disks"] == [] and plan["action"] == "none (stateless)"
+
+
+def test_reads_proc_cmdline_by_default():
+    result = run("--explain")
+    assert result.returncode in (0, 2)  # the host's own command line may be anything
+    if result.returncode == 0:
+        assert "kernel_args" in json.loads(result.stdout)
+
+
+def test_explain_writes_no_log_by_default(tmp_path):
+    def logs():
+        folder = "/var/log/ovirt-node"
+        return {(n, os.stat(os.path.join(folder, n)).st_size) for n in os.listdir(folder)} \
+            if os.path.isdir(folder) else None
+
+    before = logs()
+    subprocess.run([str(COMMAND), "--explain", "--cmdline", "ip=dhcp"], check=True,
+                   capture_output=True, timeout=60)
+    assert logs() == before
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    ([], "add --explain"),
+    (["--explain", "--cmdline", "", "--machine", "/nonexistent.json"],
+     "Cannot read the machine description /nonexistent.json"),
+])
+def test_usage_errors_exit_2(args, words):
+    result = run(*args)
+    assert result.returncode == 2
+    assert words in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_bad_machine_description(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text('{"disks": [{"path": "/dev/sda", "size": "lots", "bus": "ata"}]}')
+    result = run("--explain", "--cmdline", "", "--machine", str(path))
+    assert result.returncode == 2 and "'lots' is not a size" in result.stderr
+
+
+def test_help_mentions_explain():
+    assert "--explain" in run("--help", check=True).stdout
