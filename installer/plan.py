@@ -70,6 +70,13 @@ class InstallPlan:
         return bool(self.settings.storage.stateless)
 
     @property
+    def effective_action(self) -> str | None:
+        """The action asked for; disks named on the command line alone mean install."""
+        if self.action or self.stateless:
+            return self.action
+        return "install" if self.disks else None
+
+    @property
     def touches_disks(self) -> bool:
         return not self.stateless and bool(self.disks)
 
@@ -81,7 +88,7 @@ class InstallPlan:
 
     def missing_for_unattended(self) -> list[str]:
         """What must still be given before an install may run with no questions."""
-        if self.stateless or self.action in ("upgrade", "uninstall"):
+        if self.stateless or self.effective_action in ("upgrade", "uninstall"):
             return []
         missing = []
         if not self.disks:
@@ -94,7 +101,8 @@ class InstallPlan:
         """The plan for people to read: user spelling kept, password hashes never shown."""
         sizes = self.sizes_mb()
         return {
-            "action": self.action or ("none (stateless)" if self.stateless else "ask"),
+            "action": self.effective_action or (
+                "none (stateless)" if self.stateless else "ask (interactive install)"),
             "stateless": self.stateless,
             "reinstall": self.reinstall,
             "touches_disks": self.touches_disks,
@@ -106,7 +114,9 @@ class InstallPlan:
             "sizes_mb": {
                 name.removesuffix("_mb"): _size_text(name, value) for name, value in sizes.items()
             },
-            "settings": self.settings.to_json(),
+            # sizes and stateless are shown above, with the defaults filled in
+            "settings": {group: values for group, values in self.settings.to_json().items()
+                         if group != "storage"},
             "admin_password": _password_text(self.admin_password_hash),
             "root_password": _password_text(self.root_password_hash),
             "kernel_args": self.kernel_args,

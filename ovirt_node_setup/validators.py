@@ -120,7 +120,7 @@ def _refuse(value: str, kind: _Kind, problem: str | None = None) -> NoReturn:
 def _check_text(value: str, kind: _Kind) -> None:
     """Refuse the two mistakes every kind of value shares: nothing, or padding."""
     if value == "":
-        raise ValidationError(f"The value is empty: give {kind.wanted}.")
+        raise ValidationError(f"the value is empty: give {kind.wanted}.")
     if value != value.strip():
         raise ValidationError(
             f"{shown(value)} has white space at the start or end: remove it and give"
@@ -647,17 +647,17 @@ def url(value: str) -> str:
 # sentences ever quotes it.
 
 _CRYPT_ADVICE = "such as the output of 'openssl passwd -6', never a plain-text password"
-_CRYPT_EMPTY = f"The value is empty: give a password hash {_CRYPT_ADVICE}."
+_CRYPT_EMPTY = f"the value is empty: give a password hash {_CRYPT_ADVICE}."
 _CRYPT_PADDED = (
-    f"The password hash has white space at the start or end: remove it, {_CRYPT_ADVICE}."
+    f"the password hash has white space at the start or end: remove it, {_CRYPT_ADVICE}."
 )
-_CRYPT_NOT_HASH = f"The value is not a password hash: give a crypt hash {_CRYPT_ADVICE}."
+_CRYPT_NOT_HASH = f"the value is not a password hash: give a crypt hash {_CRYPT_ADVICE}."
 _CRYPT_MD5 = (
-    "The value is an MD5 ($1$) password hash, which is too weak: give a SHA-512 hash"
+    "the value is an MD5 ($1$) password hash, which is too weak: give a SHA-512 hash"
     " such as the output of 'openssl passwd -6'."
 )
 _CRYPT_UNSUPPORTED = (
-    "The value is a kind of password hash that is not supported: give a SHA-512 hash such"
+    "the value is a kind of password hash that is not supported: give a SHA-512 hash such"
     " as the output of 'openssl passwd -6'."
 )
 _B64 = "[./A-Za-z0-9]"
@@ -715,7 +715,7 @@ def crypt_hash(value: str) -> str:
             if is_valid(value):
                 return value
             raise ValidationError(
-                f"The value starts like a {name} password hash but is not a complete one:"
+                f"the value starts like a {name} password hash but is not a complete one:"
                 " copy the whole hash, such as the output of 'openssl passwd -6'."
             )
     if value.startswith("$1$"):

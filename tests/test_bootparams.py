@@ -225,6 +225,12 @@ def test_flag_with_boolean_value():
     assert not bootparams.parse("firstboot=0").reinstall
 
 
+def test_disks_alone_mean_install():
+    assert bootparams.parse("storage_init").effective_action == "install"
+    assert bootparams.parse("ip=dhcp").effective_action is None
+    assert bootparams.parse("storage_init upgrade").effective_action == "upgrade"
+
+
 def test_reboot_delay():
     assert bootparams.parse("reboot_delay=30").reboot_delay == 30
 
