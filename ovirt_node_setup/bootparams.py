@@ -12,14 +12,17 @@ form it needs. A password is only ever accepted as a crypt hash and never echoed
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from installer.plan import ACTIONS, BUSES, DiskSelector, InstallPlan
 
 from . import validators
 from .errors import BootParameterError, ValidationError
+from .redaction import has_secret
 
 # Parameters of the boot media itself: meaningless (or harmful) on the installed entry.
 MEDIA_ONLY = frozenset({
@@ -80,6 +83,9 @@ SIMPLE = {
 
 FLAGS = ("firstboot", "reinstall", "stateless", "disable_kdump", *ACTIONS)
 
+# The kdump parameters (at most one of them) and the mode each sets.
+KDUMP_PARAMS = {"kdump_nfs": "nfs", "kdump_ssh": "ssh", "disable_kdump": "disabled"}
+
 # storage_vol: positional order, and the names its named form accepts.
 VOLUMES = ("efi_mb", "swap_mb", "root_mb", "config_mb", "logging_mb", "data_mb")
 VOLUME_NAMES = {"boot": "efi_mb", "efi": "efi_mb", "swap": "swap_mb", "root": "root_mb",
@@ -107,11 +113,13 @@ def split_cmdline(cmdline: str) -> list[Arg]:
     Whitespace separates parameters except inside double quotes; the quotes around a
     whole parameter or around its value are dropped from the value but kept in
     ``text``, so a parameter carried to the installed system reads exactly the same.
+    An unclosed quote is refused: guessing where it ends could swallow a parameter
+    such as ``stateless`` and wipe a disk that should stay untouched.
     """
     args: list[Arg] = []
     current: list[str] = []
     quoted = False
-    for char in cmdline + " ":
+    for char in cmdline:
         if char == '"':
             quoted = not quoted
         if char.isspace() and not quoted:
@@ -120,6 +128,13 @@ def split_cmdline(cmdline: str) -> list[Arg]:
                 current = []
             continue
         current.append(char)
+    if quoted:
+        arg = _arg("".join(current))
+        name = arg.name.strip('"') if not has_secret(arg.name) else "***"
+        raise BootParameterError(
+            name or "?", "opens a double quote that is never closed: close it, or remove it.")
+    if current:
+        args.append(_arg("".join(current)))
     return args
 
 
@@ -136,195 +151,249 @@ def _arg(text: str) -> Arg:
     return Arg(text, name, value)
 
 
+# Fields of the plan itself (the rest are settings), with their values when unset.
+PLAN_FIELDS = {"action": None, "reinstall": False, "disks": [], "admin_password_hash": None,
+               "root_password_hash": None, "reboot_delay": None}
+
+# ip= autoconf words of the kernel and dracut, and what they mean.
+AUTOCONF = {"off": None, "none": None, **dict.fromkeys(DHCP_WORDS, "dhcp"),
+            "dhcp6": "dhcp6", "auto6": "auto6"}
+
+
 @dataclass
 class _Builder:
-    """Collects parameters into a plan; cross-parameter checks run in ``finish``."""
+    """Collects parameters into a plan; cross-parameter checks run in ``finish``.
+
+    Every field a parameter sets is recorded as owned by it, so that a repeated
+    parameter replaces everything its earlier occurrence set: the last one wins, as
+    with the kernel, even for parameters that set several fields (ip, bond, vlan).
+    """
 
     plan: InstallPlan = field(default_factory=InstallPlan)
     seen: dict[str, str | None] = field(default_factory=dict)
+    owned: dict[str, set[str]] = field(default_factory=dict)
+    param: str = ""  # the parameter being applied
 
-    def setting(self, param: str, name: str, text: str) -> None:
+    def put(self, name: str, value: object) -> None:
+        if name in PLAN_FIELDS:
+            setattr(self.plan, name, value)
+        else:
+            self.plan.settings.put(name, value)
+        self.owned.setdefault(self.param, set()).add(name)
+
+    def forget(self, param: str) -> None:
+        """Undo what an earlier occurrence of ``param`` set."""
+        for name in self.owned.pop(param, set()):
+            if name in PLAN_FIELDS:
+                setattr(self.plan, name, copy.copy(PLAN_FIELDS[name]))
+            else:
+                self.plan.settings.put(name, None)
+        self.seen.pop(param, None)
+
+    def setting(self, name: str, text: str, usage: str = "") -> None:
+        """Set a setting from text, refusing with the validator's sentence."""
         try:
-            self.plan.settings.put(name, self.plan.settings.spec(name).parse(text))
+            self.put(name, self.plan.settings.spec(name).parse(text))
         except ValidationError as err:
-            raise BootParameterError(param, str(err), USAGE.get(param, "")) from None
+            raise BootParameterError(self.param, str(err), usage) from None
+
+    def refuse(self, reason: str) -> BootParameterError:
+        return BootParameterError(self.param, reason, USAGE.get(self.param, ""))
 
     # -- one method per parameter that is more than a plain setting ------------------
 
     def storage_init(self, value: str | None) -> None:
         if value is None:
-            self.plan.disks = [DiskSelector("")]
+            self.put("disks", [DiskSelector("")])
             return
-        disks = [_disk_selector(item) for item in value.split(",")]
+        disks = [self._disk_selector(item) for item in value.split(",")]
         texts = [d.text for d in disks]
         for text in texts:
             if texts.count(text) > 1:
-                raise BootParameterError(
-                    "storage_init", f"names {validators.shown(text)} twice; name each disk once.")
-        self.plan.disks = disks
+                raise self.refuse(f"names {validators.shown(text)} twice; name each disk once.")
+        self.put("disks", disks)
+
+    def _disk_selector(self, item: str) -> DiskSelector:
+        if item.startswith("/"):
+            return DiskSelector(item, path=item)
+        bus, colon, serial = item.partition(":")
+        if bus.lower() not in BUSES:
+            raise self.refuse(f"{validators.shown(item)} is not a disk.")
+        if colon and not serial:
+            raise self.refuse(f"{validators.shown(item)} has an empty serial after ':'.")
+        return DiskSelector(item, bus=bus.lower(), serial=serial or None)
 
     def storage_vol(self, value: str) -> None:
         fields = value.split(":")
-        if any("," in f for f in fields):
-            pairs = [_named_volume(f) for f in fields]
+        named = ["," in f for f in fields]
+        if any(named) and not all(named):
+            raise self.refuse("mixes sizes with names (SIZE,Name) and sizes without; use one "
+                              "form.")
+        if any(named):
+            pairs = [self._named_volume(f) for f in fields]
         elif len(fields) > len(VOLUMES):
-            raise BootParameterError(
-                "storage_vol", f"has {len(fields)} sizes, but at most {len(VOLUMES)} are known.",
-                USAGE["storage_vol"])
+            raise self.refuse(f"has {len(fields)} sizes, but at most {len(VOLUMES)} are known.")
         else:
             pairs = list(zip(VOLUMES, fields))
-        named = [name for name, _ in pairs]
-        for name in named:
-            if named.count(name) > 1:
-                raise BootParameterError(
-                    "storage_vol", f"gives the {_volume_label(name)} size twice.",
-                    USAGE["storage_vol"])
+        names = [name for name, _ in pairs]
         for name, text in pairs:
-            if text == "":
-                continue
-            spec = self.plan.settings.spec(name)
-            try:
-                self.plan.settings.put(name, spec.parse(text))
-            except ValidationError as err:
-                raise BootParameterError(
-                    "storage_vol", f"the {_volume_label(name)} size {err}",
-                    USAGE["storage_vol"]) from None
+            if names.count(name) > 1:
+                raise self.refuse(f"gives the {_volume_label(name)} size twice.")
+            if text:
+                try:
+                    self.put(name, self.plan.settings.spec(name).parse(text))
+                except ValidationError as err:
+                    raise self.refuse(f"the {_volume_label(name)} size {err}") from None
+
+    def _named_volume(self, item: str) -> tuple[str, str]:
+        size, _, name = item.partition(",")
+        volume = VOLUME_NAMES.get(name.lower())
+        if volume is None:
+            raise self.refuse(f"{validators.shown(name)} is not a volume name; known are "
+                              "Boot, Swap, Root, Config, Logging and Data.")
+        return volume, size
 
     def bootif(self, value: str) -> None:
         parts = value.split("-")
         if len(parts) == 7 and parts[0] == "01":  # pxelinux: ARP type 1 (Ethernet) + MAC
             value = ":".join(parts[1:])
-        self.setting("BOOTIF", "bootif", value)
+        self.setting("bootif", "link" if value.lower() == "link" else value)
 
     def ip(self, value: str) -> None:
-        net = self.plan.settings.network
-        mode = value.lower()
-        if mode in DHCP_WORDS:
-            net.ipv4_method = "dhcp"
-        elif mode in ("off", "none"):
-            net.ipv4_method = "off"
-        elif mode in ("dhcp6", "auto6"):
-            net.ipv6_method = "dhcp" if mode == "dhcp6" else "auto"
-        elif ":" in value:
-            self._ip_kernel_form(value)
-        else:
-            self.setting("ip", "ipv4_address", value)
-            net.ipv4_method = "static"
-
-    def _ip_kernel_form(self, value: str) -> None:
-        """``client:server:gateway:netmask[:hostname[:device[:autoconf]]]``."""
         parts = value.split(":")
-        if len(parts) > 7:
-            raise BootParameterError("ip", f"has {len(parts)} fields; at most 7 are known.",
-                                     USAGE["ip"])
-        parts += [""] * (7 - len(parts))
-        client, _server, gateway, netmask, hostname, device, autoconf = parts
-        net = self.plan.settings.network
-        if autoconf not in ("", "off", "none", *DHCP_WORDS):
-            raise BootParameterError(
-                "ip", f"ends in {validators.shown(autoconf)}, which is not off, none or dhcp.",
-                USAGE["ip"])
-        if client:
-            self.setting("ip", "ipv4_address", client)
-            net.ipv4_method = "static"
-        elif autoconf not in ("off", "none"):
-            net.ipv4_method = "dhcp"
-        if gateway:
-            self.setting("ip", "ipv4_gateway", gateway)
-        if netmask:
-            self.netmask(netmask, param="ip")
-        if hostname:
-            self.setting("ip", "hostname", hostname)
-        if device and net.bootif is None:
-            self.setting("ip", "bootif", device)
+        if len(parts) == 1 and value.lower() in AUTOCONF:
+            self._autoconf(value.lower())
+        elif len(parts) == 1:
+            self.setting("ipv4_address", value)
+            self.put("ipv4_method", "static")
+        elif len(parts) == 2 and parts[1].lower() in AUTOCONF:  # dracut: ip=IFACE:dhcp
+            self.setting("bootif", parts[0])
+            self._autoconf(parts[1].lower())
+        elif value.startswith("["):
+            raise self.refuse("gives an IPv6 address; IPv6 is set with ipv6=.")
+        else:
+            self._ip_kernel_form(parts)
 
-    def netmask(self, value: str, param: str = "netmask") -> None:
+    def _autoconf(self, word: str) -> None:
+        mode = AUTOCONF[word]
+        if mode in ("dhcp6", "auto6"):
+            self.put("ipv6_method", mode.removesuffix("6"))
+        else:
+            self.put("ipv4_method", mode or "off")
+
+    def _ip_kernel_form(self, parts: list[str]) -> None:
+        """``client:server:gateway:netmask[:hostname[:device[:autoconf]]]``."""
+        if len(parts) > 7:
+            raise self.refuse(f"has {len(parts)} fields; at most 7 are known (give DNS "
+                              "servers with dns=).")
+        client, _server, gateway, netmask, hostname, device, autoconf = parts + [""] * (
+            7 - len(parts))
+        autoconf = autoconf.lower()
+        if autoconf not in ("", *AUTOCONF):
+            raise self.refuse(f"ends in {validators.shown(autoconf)}, which is not off, none "
+                              "or dhcp.")
+        if client and AUTOCONF.get(autoconf) == "dhcp":
+            raise self.refuse(f"gives the address {validators.shown(client)} and also asks "
+                              "for DHCP; choose one.")
+        if not client and (gateway or netmask):
+            raise self.refuse("gives a gateway or netmask but no address.")
+        if client:
+            self.setting("ipv4_address", client)
+            self.put("ipv4_method", "static")
+        elif autoconf:
+            self._autoconf(autoconf)
+        else:
+            self.put("ipv4_method", "dhcp")
+        if gateway:
+            self.setting("ipv4_gateway", gateway)
+        if netmask:
+            self.netmask(netmask)
+        if hostname:
+            self.setting("hostname", hostname)
+        if device:
+            self.setting("bootif", device)
+
+    def netmask(self, value: str) -> None:
         if value.isdigit():
             try:
                 value = validators.prefix_to_netmask(validators.ipv4_prefix(value))
             except ValidationError as err:
-                raise BootParameterError(param, str(err), USAGE[param]) from None
-        self.setting(param, "ipv4_netmask", value)
+                raise BootParameterError(self.param, str(err)) from None
+        self.setting("ipv4_netmask", value)
 
     def ipv6(self, value: str) -> None:
         mode = {"none": "off"}.get(value.lower(), value.lower())
         if mode not in ("auto", "dhcp", "off"):
-            raise BootParameterError(
-                "ipv6", f"{validators.shown(value)} is not auto, dhcp or off.", USAGE["ipv6"])
-        self.plan.settings.network.ipv6_method = mode
+            raise self.refuse(f"{validators.shown(value)} is not auto, dhcp or off.")
+        self.put("ipv6_method", mode)
 
     def ntp(self, value: str) -> None:
-        net = self.plan.settings.network
         if value.lower() in ("off", "none"):
-            net.ntp, net.ntp_enabled = None, False
+            self.put("ntp_enabled", False)
         else:
-            self.setting("ntp", "ntp", value)
-            net.ntp_enabled = True
+            self.setting("ntp", value)
+            self.put("ntp_enabled", True)
 
     def vlan(self, value: str) -> None:
-        vid, _, nic = value.partition(":")
-        self.setting("vlan", "vlan_id", vid)
-        if nic:
-            self.setting("vlan", "vlan_parent", nic)
+        vid, colon, nic = value.partition(":")
+        self.setting("vlan_id", vid)
+        if colon:
+            self.setting("vlan_parent", nic)
 
     def bond(self, value: str) -> None:
         parts = value.split(":", 2)  # options may hold colons (ad_actor_system=MAC)
         if len(parts) < 2 or not parts[1]:
-            raise BootParameterError("bond", "needs a bond name and at least one NIC.",
-                                     USAGE["bond"])
-        self.setting("bond", "bond_name", parts[0])
-        self.setting("bond", "bond_slaves", parts[1])
-        if len(parts) == 3 and parts[2]:
-            self.setting("bond", "bond_options", parts[2])
+            raise self.refuse("needs a bond name and at least one NIC.")
+        self.setting("bond_name", parts[0])
+        self.setting("bond_slaves", parts[1])
+        if len(parts) == 3:
+            self.setting("bond_options", parts[2])
 
-    def password(self, param: str, value: str) -> None:
+    def password(self, value: str) -> None:
         try:
             hash_ = validators.crypt_hash(value)
         except ValidationError as err:
-            raise BootParameterError(param, str(err)) from None
-        if param == "adminpw":
-            self.plan.admin_password_hash = hash_
-        else:
-            self.plan.root_password_hash = hash_
+            raise BootParameterError(self.param, str(err)) from None
+        self.put("admin_password_hash" if self.param == "adminpw" else "root_password_hash",
+                 hash_)
 
-    def kdump(self, param: str, value: str | None) -> None:
-        mode = {"kdump_nfs": "nfs", "kdump_ssh": "ssh", "disable_kdump": "disabled"}[param]
-        others = [p for p in ("kdump_nfs", "kdump_ssh", "disable_kdump")
-                  if p != param and p in self.seen]
+    def kdump(self, value: str | None) -> None:
+        others = [p for p in KDUMP_PARAMS if p != self.param and p in self.seen]
         if others:
             raise BootParameterError(
-                param, f"conflicts with '{others[0]}': choose one place for crash dumps.")
+                self.param, f"conflicts with '{others[0]}': choose one place for crash dumps.")
         if value is not None:
-            self.setting(param, param, value)
-        self.plan.settings.kdump.kdump_mode = mode
+            self.setting(self.param, value)
+        self.put("kdump_mode", KDUMP_PARAMS[self.param])
 
-    def flag(self, param: str, value: str | None) -> None:
+    def flag(self, value: str | None) -> bool:
+        """Apply a bare flag (or ``flag=1``); False when it was switched off."""
         if value is not None:
             try:
-                on = validators.boolean(value)
+                if not validators.boolean(value):
+                    return False
             except ValidationError as err:
                 raise BootParameterError(
-                    param, f"{err} It is normally given alone, as '{param}'.") from None
-            if not on:
-                return
-        if param in ("firstboot", "reinstall"):
-            self.plan.reinstall = True
-        elif param == "stateless":
-            self.plan.settings.storage.stateless = True
-        elif param == "disable_kdump":
-            self.kdump(param, None)
+                    self.param, f"{err} It is normally given alone, as '{self.param}'.") from None
+        if self.param in ("firstboot", "reinstall"):
+            self.put("reinstall", True)
+        elif self.param == "stateless":
+            self.put("stateless", True)
+        elif self.param == "disable_kdump":
+            self.kdump(None)
         else:
-            if self.plan.action not in (None, param):
+            if self.plan.action not in (None, self.param):
                 raise BootParameterError(
-                    param, f"conflicts with '{self.plan.action}': give one action only.")
-            self.plan.action = param
+                    self.param, f"conflicts with '{self.plan.action}': give one action only.")
+            self.put("action", self.param)
+        return True
 
     def reboot_delay(self, value: str) -> None:
         try:
-            self.plan.reboot_delay = validators.integer(
-                value, minimum=0, maximum=86400, what="a delay in seconds")
+            self.put("reboot_delay", validators.integer(
+                value, minimum=0, maximum=86400, what="a delay in seconds"))
         except ValidationError as err:
-            raise BootParameterError("reboot_delay", str(err), USAGE["reboot_delay"]) from None
+            raise BootParameterError(self.param, str(err)) from None
 
     # -- dispatch -----------------------------------------------------------------------
 
@@ -334,29 +403,32 @@ class _Builder:
         handler = self._handler(name)
         if handler is None:
             return False
+        self.param = name
         if arg.value is None and name not in FLAGS and name != "storage_init":
-            raise BootParameterError(name, "needs a value.", USAGE.get(name, ""))
-        if arg.value == "" and name not in ("storage_vol",):
-            raise BootParameterError(name, "has an empty value.", USAGE.get(name, ""))
-        handler(arg.value)
-        self.seen[name] = arg.value
+            raise self.refuse("needs a value.")
+        if arg.value == "" and name != "storage_vol":
+            raise self.refuse("has an empty value.")
+        if name in self.seen:
+            self.forget(name)
+        if handler(arg.value) is not False:
+            self.seen[name] = arg.value
         return True
 
-    def _handler(self, name: str) -> Callable[[str | None], None] | None:
+    def _handler(self, name: str) -> Callable[[str | None], object] | None:
         if name in SIMPLE:
-            return lambda v: self.setting(name, SIMPLE[name], v or "")
+            return lambda v: self.setting(SIMPLE[name], v or "")
         if name in FLAGS:
-            return lambda v: self.flag(name, v)
-        if name in ("adminpw", "rootpw"):
-            return lambda v: self.password(name, v or "")
-        if name in ("kdump_nfs", "kdump_ssh"):
-            return lambda v: self.kdump(name, v)
-        method = {"BOOTIF": self.bootif, "storage_init": self.storage_init,
-                  "storage_vol": self.storage_vol, "ip": self.ip, "netmask": self.netmask,
-                  "gateway": lambda v: self.setting("gateway", "ipv4_gateway", v),
-                  "ipv6": self.ipv6, "ntp": self.ntp, "vlan": self.vlan, "bond": self.bond,
-                  "reboot_delay": self.reboot_delay}.get(name)
-        return method  # type: ignore[return-value]
+            return self.flag
+        if name in KDUMP_PARAMS:
+            return self.kdump
+        methods: dict[str, Callable[[Any], object]] = {
+            "BOOTIF": self.bootif, "storage_init": self.storage_init,
+            "storage_vol": self.storage_vol, "ip": self.ip, "netmask": self.netmask,
+            "gateway": lambda v: self.setting("ipv4_gateway", v), "ipv6": self.ipv6,
+            "ntp": self.ntp, "vlan": self.vlan, "bond": self.bond,
+            "adminpw": self.password, "rootpw": self.password,
+            "reboot_delay": self.reboot_delay}
+        return methods.get(name)
 
     def finish(self) -> InstallPlan:
         net = self.plan.settings.network
@@ -388,32 +460,18 @@ class _Builder:
         return self.plan
 
 
-def _disk_selector(item: str) -> DiskSelector:
-    if item.startswith("/"):
-        return DiskSelector(item, path=item)
-    bus, _, serial = item.partition(":")
-    if bus.lower() in BUSES:
-        if ":" in item and not serial:
-            raise BootParameterError(
-                "storage_init", f"{validators.shown(item)} has an empty serial after ':'.",
-                USAGE["storage_init"])
-        return DiskSelector(item, bus=bus.lower(), serial=serial or None)
-    raise BootParameterError(
-        "storage_init", f"{validators.shown(item)} is not a disk.", USAGE["storage_init"])
-
-
-def _named_volume(item: str) -> tuple[str, str]:
-    size, _, name = item.partition(",")
-    volume = VOLUME_NAMES.get(name.lower())
-    if volume is None:
-        raise BootParameterError(
-            "storage_vol", f"{validators.shown(name)} is not a volume name; known are "
-            "Boot, Swap, Root, Config, Logging and Data.", USAGE["storage_vol"])
-    return volume, size
-
-
 def _volume_label(name: str) -> str:
     return {"efi_mb": "BOOT"}.get(name, name.removesuffix("_mb").upper())
+
+
+def _carry(arg: Arg) -> str:
+    """An unknown parameter, checked before it goes onto the installed command line."""
+    if has_secret(arg.text) or has_secret(f"{arg.name}=x"):
+        name = "***" if has_secret(arg.name) else arg.name
+        raise BootParameterError(
+            name, "looks like a password or a password hash, which would be copied onto the "
+            "installed kernel command line: give the admin password only as adminpw=HASH.")
+    return arg.text
 
 
 def parse(cmdline: str) -> InstallPlan:
@@ -422,12 +480,12 @@ def parse(cmdline: str) -> InstallPlan:
     args = split_cmdline(cmdline)
     for index, arg in enumerate(args):
         if arg.text == "--":  # the rest belongs to init: carry it over untouched
-            builder.plan.kernel_args.extend(a.text for a in args[index:])
+            builder.plan.kernel_args.extend(_carry(a) for a in args[index:])
             break
         if builder.add(arg):
             continue
         if arg.name in MEDIA_ONLY:
             builder.plan.ignored_args.append(arg.text)
         else:
-            builder.plan.kernel_args.append(arg.text)
+            builder.plan.kernel_args.append(_carry(arg))
     return builder.finish()

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from .errors import ValidationError
 from .logsetup import setup_logging
+from .redaction import redact
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -48,8 +50,11 @@ def run(command: str, parser: argparse.ArgumentParser,
         return body(args)
     except ValidationError as err:
         log.info("refused: %s", err)
-        print(f"{command}: {err}", file=sys.stderr)
+        print(redact(f"{command}: {err}"), file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader left (``| head``): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"{command}: interrupted.", file=sys.stderr)
         return EXIT_FAILED

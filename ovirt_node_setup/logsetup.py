@@ -9,25 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-import re
+
+from .redaction import redact
 
 LOG_DIR = "/var/log/ovirt-node"
-
-_SECRETS = (
-    # adminpw=..., rootpw=..., password=... as on a kernel command line or in a message
-    re.compile(r"\b((?:admin|root)pw|passw(?:or)?d)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)",
-               re.IGNORECASE),
-    # crypt(3) hashes, wherever they appear
-    re.compile(r"()()\$(?:1|2[abxy]|5|6|7|y|gy|sha1|md5)\$[./A-Za-z0-9$=,]+"),
-)
-
-
-def redact(text: str) -> str:
-    """Replace every password or crypt hash in ``text`` with ``***``."""
-    for pattern in _SECRETS:
-        text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
-    return text
-
 
 class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:

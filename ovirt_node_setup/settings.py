@@ -65,6 +65,10 @@ def _list_of(item: Callable[[str], str], what: str, most: int) -> Callable[[str]
 
 def _endpoint(default_port: int | None) -> Callable[[str], Endpoint]:
     def parse(value: str) -> Endpoint:
+        if "://" in value:
+            example = "host.example.com" + (f":{default_port}" if default_port else "")
+            raise ValidationError(f"{validators.shown(value)} is a URL: give only the host and "
+                                  f"an optional port, like {example}.")
         host, port = validators.server_port(value, default_port)
         return Endpoint(host, port)
 

@@ -649,7 +649,8 @@ def url(value: str) -> str:
 _CRYPT_ADVICE = "such as the output of 'openssl passwd -6', never a plain-text password"
 _CRYPT_EMPTY = f"the value is empty: give a password hash {_CRYPT_ADVICE}."
 _CRYPT_PADDED = (
-    f"the password hash has white space at the start or end: remove it, {_CRYPT_ADVICE}."
+    "the password hash has white space at the start or end: give only the hash, such as"
+    " the output of 'openssl passwd -6'."
 )
 _CRYPT_NOT_HASH = f"the value is not a password hash: give a crypt hash {_CRYPT_ADVICE}."
 _CRYPT_MD5 = (

@@ -32,6 +32,17 @@ def test_split_cmdline(cmdline, expected):
     assert [(a.name, a.value) for a in bootparams.split_cmdline(cmdline)] == expected
 
 
+@pytest.mark.parametrize(("cmdline", "param"), [
+    ('storage_init=/dev/sda hostname="node1', "hostname"),
+    ('hostname=node1 storage_init=/dev/sda stateless"', "stateless"),
+    ('a="x"y" z', "a"),
+])
+def test_unclosed_quote_is_refused_not_guessed(cmdline, param):
+    with pytest.raises(BootParameterError, match="never closed") as caught:
+        bootparams.split_cmdline(cmdline)
+    assert caught.value.name == param
+
+
 def test_split_keeps_exact_text_for_carrying_over():
     assert [a.text for a in bootparams.split_cmdline('x="a b" y')] == ['x="a b"', "y"]
 
@@ -116,6 +127,20 @@ def test_kernel_ip_form_with_hostname_and_device():
     assert (n.hostname, n.bootif) == ("node7.example.com", "eth1")
 
 
+def test_dracut_interface_dhcp_form():
+    n = net("ip=eth1:dhcp")
+    assert (n.bootif, n.ipv4_method) == ("eth1", "dhcp")
+
+
+def test_kernel_ip_form_dhcp6_sets_ipv6():
+    n = net("ip=:::::eth0:dhcp6")
+    assert (n.bootif, n.ipv6_method, n.ipv4_method) == ("eth0", "dhcp", None)
+
+
+def test_kernel_ip_form_netmask_as_prefix():
+    assert net("ip=10.1.2.3::10.1.2.1:24").ipv4_netmask == "255.255.255.0"
+
+
 def test_kernel_ip_form_without_client_is_dhcp():
     assert net("ip=::::node1:eth0:dhcp").ipv4_method == "dhcp"
 
@@ -133,7 +158,7 @@ def test_ipv6(value, method):
 
 @pytest.mark.parametrize(("value", "expected"), [
     ("eth0", "eth0"), ("link", "link"), ("01-52-54-00-12-34-56", "52:54:00:12:34:56"),
-    ("52:54:00:AB:CD:EF", "52:54:00:ab:cd:ef"), ("enp1s0f0", "enp1s0f0")])
+    ("52:54:00:AB:CD:EF", "52:54:00:ab:cd:ef"), ("enp1s0f0", "enp1s0f0"), ("LINK", "link")])
 def test_bootif_forms(value, expected):
     assert net(f"BOOTIF={value}").bootif == expected
 
@@ -262,6 +287,53 @@ def test_last_repeated_parameter_wins():
     assert net("hostname=a.example hostname=b.example").hostname == "b.example"
 
 
+def test_repeated_bond_replaces_all_of_the_earlier_one():
+    n = net("bond=bond0:eth0,eth1:mode=802.3ad,miimon=100 bond=bond1:eth2")
+    assert (n.bond_name, n.bond_slaves, n.bond_options) == ("bond1", ["eth2"], None)
+
+
+def test_repeated_vlan_replaces_the_parent_too():
+    n = net("vlan=42:eth0 vlan=43")
+    assert (n.vlan_id, n.vlan_parent) == (43, None)
+
+
+def test_repeated_storage_vol_is_not_merged():
+    got = sizes("storage_vol=:4096 storage_vol=::8192")
+    assert (got["swap_mb"], got["root_mb"]) == (None, 8192)
+
+
+def test_repeated_ip_replaces_a_static_configuration():
+    n = net("ip=1.2.3.4::1.2.3.1:24 ip=dhcp")
+    assert (n.ipv4_method, n.ipv4_address, n.ipv4_gateway, n.ipv4_netmask) == (
+        "dhcp", None, None, None)
+
+
+def test_flag_switched_off_later_is_off_and_does_not_conflict():
+    plan = bootparams.parse("firstboot=1 firstboot=0")
+    assert not plan.reinstall
+    assert bootparams.parse("firstboot=0 stateless").stateless
+    plan = bootparams.parse("disable_kdump=1 disable_kdump=0 kdump_nfs=h.example:/p")
+    assert plan.settings.kdump.kdump_mode == "nfs"
+
+
+# -- secrets never travel to the installed command line --------------------------------
+
+@pytest.mark.parametrize(("cmdline", "secret"), [
+    (f"ADMINPW={SHA512}", SHA512),
+    ("AdminPW=secret123", "secret123"),
+    ("admin_pw=secret123", "secret123"),
+    ("password=secret123", "secret123"),
+    ('foo="bar adminpw=hunter2"', "hunter2"),
+    ("storage_init -- adminpw=hunter2", "hunter2"),
+    (f"x={SHA512}", SHA512),
+    (SHA512, SHA512),
+])
+def test_password_like_unknown_parameters_are_refused(cmdline, secret):
+    with pytest.raises(BootParameterError, match="looks like a password") as caught:
+        bootparams.parse(cmdline)
+    assert secret not in str(caught.value)
+
+
 # -- unattended readiness --------------------------------------------------------------
 
 def test_unattended_needs_disks_and_password():
@@ -323,6 +395,12 @@ BAD = [
     ("storage_init stateless", "storage_init"),
     ("stateless storage_vol=::::", "storage_vol"),
     ("stateless install", "install"),
+    ("ip=1.2.3.4::1.2.3.1:24::eth0:dhcp", "ip"),  # an address and DHCP
+    ("ip=::10.0.0.1:255.255.255.0", "ip"),  # gateway without address
+    ("ip=1.2.3.4:::255.255.255.0:h:eth0:none:8.8.8.8", "ip"),  # 8 fields
+    ("ip=[2001:db8::5]::[2001:db8::1]:64", "ip"),
+    ("management_server=https://engine.example.com", "management_server"),
+    ("storage_vol=1024,Swap:200", "storage_vol"),
 ]
 
 
@@ -367,6 +445,23 @@ def test_fuzz_known_parameters(pairs):
         assert "\n" not in str(err)
     else:
         plan.to_json()
+
+
+SECRET = "Zq9secretXw"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([
+    f"adminpw={SECRET}", f"ADMINPW={SECRET}", f"root_pw={SECRET}", f'x="a passwd={SECRET}"',
+    "ip=dhcp", "storage_init", "hostname=n1", "quiet", "--", "console=ttyS0", "a=b",
+    f"password:{SECRET}"]), max_size=6))
+def test_fuzz_secrets_never_reach_output(words):
+    try:
+        plan = bootparams.parse(" ".join(words))
+    except ValidationError as err:
+        assert SECRET not in str(err)
+    else:
+        assert SECRET not in str(plan.to_json())
 
 
 @settings(max_examples=300, deadline=None)

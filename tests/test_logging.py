@@ -5,7 +5,9 @@ import stat
 
 import pytest
 
-from ovirt_node_setup.logsetup import redact, setup_logging
+from ovirt_node_setup import installer_cli, logsetup
+from ovirt_node_setup.logsetup import setup_logging
+from ovirt_node_setup.redaction import redact
 
 SHA512 = ("$6$8Jk2mPq1$p5K7irwef.Ljt.50EPr/shD8tFzVhsAe2CarwWb9cDXuiYH8W6xMHZgTM2NqMT5mEbmkde"
           "WaX3gP7Z2FRsf/D1")
@@ -17,6 +19,9 @@ SHA512 = ("$6$8Jk2mPq1$p5K7irwef.Ljt.50EPr/shD8tFzVhsAe2CarwWb9cDXuiYH8W6xMHZgTM
     ('rootpw="two words"', "two words"),
     (f"hash is {SHA512}", SHA512),
     ("password: hunter2", "hunter2"),
+    ("ADMIN_PW=hunter2 quiet", "hunter2"),
+    ('foo="bar adminpw=hunter2"', "hunter2"),
+    ("rd.luks.passphrase=opensesame", "opensesame"),
     ("yescrypt $y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7", "X3DX6"),
 ])
 def test_redact(text, secret):
@@ -45,5 +50,13 @@ def test_log_file_and_traceback_are_redacted(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_no_default_file_for_commands_that_change_nothing():
-    assert setup_logging("test", default_file=False) is None
+def test_default_file_under_the_log_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(logsetup, "LOG_DIR", str(tmp_path / "log"))
+    assert setup_logging("cmd") == str(tmp_path / "log/cmd.log")
+    assert stat.S_IMODE((tmp_path / "log/cmd.log").stat().st_mode) == 0o600
+
+
+def test_explain_leaves_no_log(tmp_path, monkeypatch):
+    monkeypatch.setattr(logsetup, "LOG_DIR", str(tmp_path / "log"))
+    assert installer_cli.main(["--explain", "--cmdline", "ip=dhcp"]) == 0
+    assert not (tmp_path / "log").exists()
