@@ -59,7 +59,7 @@ def auto_swap_mb(memory_mb: int) -> int:
 
 
 def _mib(size: int) -> str:
-    return f"{size / MiB:.0f} MiB" if size < 10 * 1024 * MiB else f"{size / (1024 * MiB):.1f} GiB"
+    return f"{size / MiB:.0f} MiB" if size < 1024 * MiB else f"{size / (1024 * MiB):.1f} GiB"
 
 
 def plan_layout(plan: InstallPlan, disk: Disk, *, image_bytes: int, memory_mb: int,
