@@ -34,6 +34,11 @@ class Disk:
     removable: bool = False
     rotational: bool = True
     live_media: bool = False
+    # What is on the disk now (discovery fills these in; a description may state them).
+    labels: tuple[str, ...] = ()  # filesystem labels on the disk and its partitions
+    partitions: tuple[str, ...] = ()  # partition device paths, in partition-number order
+    signatures: tuple[str, ...] = ()  # partition-table and filesystem types, e.g. gpt, ext4
+    holds_node: bool = False  # an installed node: label Root/RootBackup/CONFIG or VG HostVG
 
     def describe(self) -> str:
         name = " ".join(part for part in (self.vendor, self.model) if part) or "disk"
@@ -86,14 +91,19 @@ def _record(kind: str, index: int, raw: Any, fields: dict[str, Any]) -> dict[str
 def _disk(index: int, raw: Any) -> Disk:
     rec = _record("disk", index, raw, {
         "path": str, "size": (str, int), "bus": str, "model": str, "vendor": str,
-        "serial": str, "removable": bool, "rotational": bool, "live_media": bool})
+        "serial": str, "removable": bool, "rotational": bool, "live_media": bool,
+        "labels": list, "partitions": list, "signatures": list, "holds_node": bool})
     for key in ("path", "size", "bus"):
         if key not in rec:
             raise ValidationError(f"disk {index} has no '{key}'.")
+    for key in ("labels", "partitions", "signatures"):
+        if not all(isinstance(item, str) for item in rec.get(key, ())):
+            raise ValidationError(f"disk {index}: '{key}' must be a list of strings.")
     if rec["bus"] not in BUSES:
         raise ValidationError(f"disk {index}: bus '{rec['bus']}' is not one of "
                               f"{', '.join(BUSES)}.")
-    values = {key: value for key, value in rec.items() if key != "size"}
+    values = {key: tuple(value) if isinstance(value, list) else value
+              for key, value in rec.items() if key != "size"}
     return Disk(size_bytes=parse_size(rec["size"]), **values)
 
 
