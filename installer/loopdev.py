@@ -38,9 +38,13 @@ def wait_for_partitions(device: str, count: int, timeout: float = 10.0) -> list[
     """Make the kernel's partition nodes appear (partx) and wait for them.
 
     Without a running udevd the nodes may never come by themselves; ``partx -u``
-    updates the kernel's view and devtmpfs then creates them.
+    updates the kernel's view and devtmpfs then creates them. With udevd running, it
+    re-reads the table of a disk closed after writing, which on loop devices drops
+    the partitions a moment later: let it finish first (``udevadm settle``).
     """
     paths = [partition_path(device, n) for n in range(1, count + 1)]
+    if os.path.exists("/run/udev/control"):
+        run(["udevadm", "settle", "--timeout=10"], check=False)
     run(["partx", "--update", device], check=False)
     deadline = time.monotonic() + timeout
     while not all(os.path.exists(p) for p in paths):

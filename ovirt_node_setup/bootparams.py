@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from installer.bootloader import grub_kernel_word
 from installer.plan import ACTIONS, BUSES, DiskSelector, InstallPlan
 
 from . import validators
@@ -465,12 +466,17 @@ def _volume_label(name: str) -> str:
 
 
 def _carry(arg: Arg) -> str:
-    """An unknown parameter, checked before it goes onto the installed command line."""
+    """An unknown parameter, checked before it goes onto the installed command line:
+    no secrets, and nothing the boot menu could not hand on to the kernel unchanged."""
     if has_secret(arg.text) or has_secret(f"{arg.name}=x"):
         name = "***" if has_secret(arg.name) else arg.name
         raise BootParameterError(
             name, "looks like a password or a password hash, which would be copied onto the "
             "installed kernel command line: give the admin password only as adminpw=HASH.")
+    try:
+        grub_kernel_word(arg.text)
+    except ValidationError as err:
+        raise BootParameterError(arg.name, str(err)) from None
     return arg.text
 
 

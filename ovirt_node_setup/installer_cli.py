@@ -1,8 +1,9 @@
 """``ovirt-node-installer``: install the node, from the TUI or from boot parameters.
 
-This version knows ``--explain``: read the boot parameters (``/proc/cmdline`` or
-``--cmdline``), build the install plan, optionally resolve its disks and NIC against a
-machine description (``--machine``), and print it all as JSON. It touches nothing.
+``--explain`` reads the boot parameters (``/proc/cmdline`` or ``--cmdline``), builds the
+install plan, optionally resolves its disks and NIC against a machine description
+(``--machine``), and prints it all as JSON, touching nothing. ``--auto`` carries the
+plan out with plain-text progress (see ``auto_install``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +20,7 @@ from installer.machine import load_machine
 from installer.selectors import resolve_disks, resolve_nic
 
 from . import bootparams
+from .auto_install import auto_install
 from .cli import EXIT_OK, EXIT_USAGE, ArgumentParser, common_arguments, run
 from .errors import ValidationError
 
@@ -38,6 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="use TEXT as the kernel command line instead of /proc/cmdline")
     parser.add_argument("--machine", metavar="FILE",
                         help="dry run on a machine description (examples/machines/*.json)")
+    parser.add_argument("--auto", action="store_true",
+                        help="install from the boot parameters with no questions (needs "
+                             "storage_init and adminpw; firstboot or reinstall to overwrite "
+                             "an installed node)")
+    parser.add_argument("--source", metavar="IMAGE",
+                        help="the node image to install: a folder or an ISO (default: the "
+                             "booted live media, /run/initramfs/live)")
+    parser.add_argument("--layout", choices=("flash", "hdd"),
+                        help="force the flash or HDD layout (default: flash for USB/SD)")
+    parser.add_argument("--serial", action="store_true",
+                        help="give the installed node a serial console (ttyS0) as well; "
+                             "automatic when installing from a serial line")
     common_arguments(parser)
     return parser
 
@@ -70,10 +85,27 @@ def explain(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def on_serial_console() -> bool:
+    try:
+        return os.ttyname(sys.stdin.fileno()).startswith("/dev/ttyS")
+    except OSError:
+        return False
+
+
 def _main(args: argparse.Namespace) -> int:
+    if args.auto and args.explain:
+        raise ValidationError("Give --explain or --auto, not both.")
+    if args.auto:
+        if args.machine:
+            raise ValidationError("--machine describes a machine for a dry run; --auto "
+                                  "installs for real: give one of them.")
+        plan = bootparams.parse(read_cmdline(args))
+        print(auto_install(plan, args.source, layout_kind=args.layout,
+                           serial_console=args.serial or on_serial_console()))
+        return EXIT_OK
     if not args.explain:
-        print(f"{COMMAND}: this version can only explain a plan: add --explain "
-              "(the interactive and unattended installs are not built yet).", file=sys.stderr)
+        print(f"{COMMAND}: give --explain or --auto (the interactive installer is not built "
+              "yet).", file=sys.stderr)
         return EXIT_USAGE
     plan = explain(args)
     log.info("explained a plan for %d disk(s)", len(plan["disks"]))

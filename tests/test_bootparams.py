@@ -401,6 +401,8 @@ BAD = [
     ("ip=[2001:db8::5]::[2001:db8::1]:64", "ip"),
     ("management_server=https://engine.example.com", "management_server"),
     ("storage_vol=1024,Swap:200", "storage_vol"),
+    ("foo=it's", "foo"),  # grub would hand the kernel a changed value
+    ("path=C:\\dir", "path"),
 ]
 
 

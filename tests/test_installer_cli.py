@@ -107,7 +107,7 @@ def test_stderr_is_redacted():
 
 @pytest.mark.parametrize(("args", "words"), [
     (["--bogus"], "unrecognized arguments: --bogus"),
-    ([], "add --explain"),
+    ([], "give --explain or --auto"),
     (["--explain", "--cmdline", "", "--machine", "/nonexistent.json"],
      "Cannot read the machine description /nonexistent.json"),
 ])
