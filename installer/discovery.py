@@ -626,7 +626,8 @@ def discover_disks(*, sysfs: str = "/sys", use_blivet: bool = True, include_loop
             rotational=_read(os.path.join(block.sysdir, "queue", "rotational"), "1") == "1",
             live_media=live, labels=labels,
             partitions=tuple(path for _, path, _ in block.partitions),
-            signatures=signatures, holds_node=holds_node))
+            signatures=signatures, holds_node=holds_node,
+            backing_file=_read(os.path.join(block.sysdir, "loop", "backing_file"))))
     log.debug("discovered %d disks in %.2f s (udevd %s, blivet %s)", len(disks),
               time.monotonic() - started, "running" if udev_live else "not running",
               "used" if facts else "not used")

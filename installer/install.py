@@ -50,10 +50,10 @@ class Install:
 
     def steps(self) -> list[Step]:
         named = ", ".join(p.label or p.name for p in self.layout.partitions if p.fs)
+        shown = self.layout.disk.shown_path
         steps = [
-            Step(f"Erase old signatures on {self.device}", lambda _: partition.wipe(self.device)),
-            Step(f"Write the {self.layout.kind} partition table on {self.device}",
-                 self._partition),
+            Step(f"Erase old signatures on {shown}", lambda _: partition.wipe(self.device)),
+            Step(f"Write the {self.layout.kind} partition table on {shown}", self._partition),
             Step(f"Make filesystems ({named})", self._filesystems),
             # the copy reports every byte twice: once written, once read back and verified
             Step(f"Copy {self.source.describe()} to the Root slot", self._copy_image,
@@ -62,7 +62,7 @@ class Install:
             Step("Install the bootloader for BIOS and UEFI", self._bootloader),
         ]
         for disk in self.extra_disks:
-            steps.append(Step(f"Prepare {disk.path} for HostVG", self._extra_disk(disk)))
+            steps.append(Step(f"Prepare {disk.shown_path} for HostVG", self._extra_disk(disk)))
         steps.append(Step("Flush all writes to the disks", self._flush))
         return steps
 

@@ -49,7 +49,13 @@ class Layout:
 
 
 def is_flash(disk: Disk) -> bool:
-    """USB sticks and SD cards: removable or on a flash bus, and not spinning."""
+    """USB sticks and SD cards: removable or on a flash bus, and not spinning.
+
+    An image file gets the flash layout too: it is usually a VM disk for trying the
+    node, where volumes sized from this machine's memory would make no sense.
+    """
+    if disk.bus == "loop":
+        return True
     return not disk.rotational and (disk.removable or disk.bus in FLASH_BUSES)
 
 
@@ -94,7 +100,7 @@ def plan_layout(plan: InstallPlan, disk: Disk, *, image_bytes: int, memory_mb: i
         what = "boot, EFI, two root slots and /config" + (
             " plus swap, logging and data" if kind == "hdd" else "")
         raise ValidationError(
-            f"The disk {disk.path} is too small: the {kind} layout ({what}) needs "
+            f"The disk {disk.shown_path} is too small: the {kind} layout ({what}) needs "
             f"{_mib(needed)}, the disk has {_mib(disk.size_bytes)}. Choose a larger disk or "
             "smaller sizes with storage_vol.")
     return Layout(kind, disk, tuple(parts))

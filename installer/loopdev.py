@@ -11,8 +11,14 @@ from .commands import CommandFailed, run
 
 
 def attach(path: str) -> str:
-    """Attach ``path`` to a free loop device with partition scanning; return the device."""
-    return run(["losetup", "--find", "--show", "--partscan", path]).stdout.decode().strip()
+    """Attach ``path`` to a free loop device and show its partitions; return the device.
+
+    ``--partscan`` alone does not always make the kernel list the partitions (seen
+    without udevd), and discovery must see them to know what the image file holds.
+    """
+    device = run(["losetup", "--find", "--show", "--partscan", path]).stdout.decode().strip()
+    run(["partx", "--update", device], check=False)
+    return device
 
 
 def detach(device: str) -> None:

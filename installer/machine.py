@@ -39,8 +39,16 @@ class Disk:
     partitions: tuple[str, ...] = ()  # partition device paths, in partition-number order
     signatures: tuple[str, ...] = ()  # partition-table and filesystem types, e.g. gpt, ext4
     holds_node: bool = False  # an installed node: label Root/RootBackup/CONFIG or VG HostVG
+    backing_file: str = ""  # for a loop device: the image file behind it
+
+    @property
+    def shown_path(self) -> str:
+        """What the user named: the image file rather than its loop device."""
+        return self.backing_file or self.path
 
     def describe(self) -> str:
+        if self.backing_file:
+            return f"the image file {self.backing_file} ({self.size_bytes / (1 << 30):.1f} GiB)"
         name = " ".join(part for part in (self.vendor, self.model) if part) or "disk"
         serial = f", serial {self.serial}" if self.serial else ""
         return f"{self.path} ({name}, {self.size_bytes / (1 << 30):.1f} GiB, {self.bus}{serial})"

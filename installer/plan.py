@@ -90,12 +90,7 @@ class InstallPlan:
         """What must still be given before an install may run with no questions."""
         if self.stateless or self.effective_action in ("upgrade", "uninstall"):
             return []
-        missing = []
-        if not self.disks:
-            missing.append("storage_init (the disks to install to)")
-        if not self.admin_password_hash:
-            missing.append("adminpw (a crypt hash of the admin password)")
-        return missing
+        return [] if self.disks else ["storage_init (the disks to install to)"]
 
     def to_json(self) -> dict[str, Any]:
         """The plan for people to read: user spelling kept, password hashes never shown."""
@@ -117,8 +112,9 @@ class InstallPlan:
             # sizes and stateless are shown above, with the defaults filled in
             "settings": {group: values for group, values in self.settings.to_json().items()
                          if group != "storage"},
-            "admin_password": _password_text(self.admin_password_hash),
-            "root_password": _password_text(self.root_password_hash),
+            "admin_password": _password_text(self.admin_password_hash)
+            or "not set: the console asks for one at the first login",
+            "root_password": _password_text(self.root_password_hash) or "not set",
             "kernel_args": self.kernel_args,
             "ignored_args": self.ignored_args,
             "reboot_delay": self.reboot_delay,
@@ -139,7 +135,7 @@ def _size_text(name: str, value: int | None) -> int | str:
 
 def _password_text(hash_: str | None) -> str:
     if not hash_:
-        return "not set"
+        return ""
     scheme = {"6": "SHA-512", "5": "SHA-256", "y": "yescrypt", "gy": "gost-yescrypt"}
     kind = scheme.get(hash_.split("$")[1], "bcrypt") if hash_.startswith("$") else "crypt"
     return f"set ({kind} crypt hash, not shown)"

@@ -43,8 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="dry run on a machine description (examples/machines/*.json)")
     parser.add_argument("--auto", action="store_true",
                         help="install from the boot parameters with no questions (needs "
-                             "storage_init and adminpw; firstboot or reinstall to overwrite "
-                             "an installed node)")
+                             "storage_init; firstboot or reinstall to overwrite an installed "
+                             "node)")
     parser.add_argument("--source", metavar="IMAGE",
                         help="the node image to install: a folder or an ISO (default: the "
                              "booted live media, /run/initramfs/live)")
@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="force the flash or HDD layout (default: flash for USB/SD)")
     parser.add_argument("--serial", action="store_true",
                         help="give the installed node a serial console (ttyS0) as well; "
-                             "automatic when installing from a serial line")
+                             "automatic when installing from a serial line or with "
+                             "console=ttyS... among the boot parameters")
     common_arguments(parser)
     return parser
 
@@ -85,7 +86,10 @@ def explain(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def on_serial_console() -> bool:
+def on_serial_console(kernel_args: list[str]) -> bool:
+    """Whether the install runs on a serial line: stdin is one, or the boot said so."""
+    if any(arg.startswith("console=ttyS") for arg in kernel_args):
+        return True
     try:
         return os.ttyname(sys.stdin.fileno()).startswith("/dev/ttyS")
     except OSError:
@@ -101,7 +105,7 @@ def _main(args: argparse.Namespace) -> int:
                                   "installs for real: give one of them.")
         plan = bootparams.parse(read_cmdline(args))
         print(auto_install(plan, args.source, layout_kind=args.layout,
-                           serial_console=args.serial or on_serial_console()))
+                           serial_console=args.serial or on_serial_console(plan.kernel_args)))
         return EXIT_OK
     if not args.explain:
         print(f"{COMMAND}: give --explain or --auto (the interactive installer is not built "

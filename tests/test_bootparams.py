@@ -336,10 +336,12 @@ def test_password_like_unknown_parameters_are_refused(cmdline, secret):
 
 # -- unattended readiness --------------------------------------------------------------
 
-def test_unattended_needs_disks_and_password():
+def test_unattended_needs_disks():
     assert bootparams.parse("ip=dhcp").missing_for_unattended() == [
-        "storage_init (the disks to install to)", "adminpw (a crypt hash of the admin password)"]
-    assert bootparams.parse(f"storage_init adminpw={SHA512}").missing_for_unattended() == []
+        "storage_init (the disks to install to)"]
+    assert bootparams.parse("storage_init").missing_for_unattended() == []
+    assert bootparams.parse("storage_init").to_json()["admin_password"] == (
+        "not set: the console asks for one at the first login")
 
 
 # -- refusals: every one names the parameter and its form ------------------------------
