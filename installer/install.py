@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ovirt_node_setup import settings as settings_file
 from ovirt_node_setup.atomicfile import write_atomic
+from ovirt_node_setup.errors import ValidationError
 
 from . import bootloader, filesystems, partition
 from .commands import run
@@ -39,7 +40,7 @@ class Install:
 
     plan: InstallPlan
     layout: Layout
-    source: ImageSource
+    source: ImageSource | None  # None only to list the steps (--explain without --source)
     extra_disks: list[Disk] = field(default_factory=list)
     serial_console: bool = False
     partitions: dict[str, str] = field(default_factory=dict)  # role -> device node
@@ -56,8 +57,8 @@ class Install:
             Step(f"Write the {self.layout.kind} partition table on {shown}", self._partition),
             Step(f"Make filesystems ({named})", self._filesystems),
             # the copy reports every byte twice: once written, once read back and verified
-            Step(f"Copy {self.source.describe()} to the Root slot", self._copy_image,
-                 2 * self.source.total_bytes),
+            Step(f"Copy {self.source.describe() if self.source else 'the image'} to the Root "
+                 "slot", self._copy_image, 2 * self.source.total_bytes if self.source else 0),
             Step("Write the /config skeleton", self._config),
             Step("Install the bootloader for BIOS and UEFI", self._bootloader),
         ]
@@ -76,6 +77,8 @@ class Install:
                 filesystems.make(self.partitions[spec.role], spec.fs, spec.label or spec.name)
 
     def _copy_image(self, progress: BytesProgress) -> None:
+        if self.source is None:
+            raise ValidationError("No image was given to install: give --source.")
         with mounted(self.partitions["root"]) as root:
             copy_verified(self.source, root, progress)
 
@@ -95,6 +98,8 @@ class Install:
                              self.plan.admin_password_hash + "\n", 0o600)
 
     def _bootloader(self, _: BytesProgress) -> None:
+        if self.source is None:
+            raise ValidationError("No image was given to install: give --source.")
         bootloader.install_bootloader(
             self.device, self.partitions["esp"], product=self.source.product,
             version=self.source.version, release=self.source.release, backup=None,

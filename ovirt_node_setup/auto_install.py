@@ -59,6 +59,11 @@ def attach_image_files(plan: InstallPlan, stack: ExitStack) -> list[DiskSelector
     return selectors
 
 
+def image_file_disk(path: str) -> Disk:
+    """An image file as the disk it will become, without attaching it."""
+    return Disk(path=path, size_bytes=os.path.getsize(path), bus="loop", backing_file=path)
+
+
 def _is_regular_file(path: str) -> bool:
     try:
         return stat.S_ISREG(os.stat(path).st_mode)

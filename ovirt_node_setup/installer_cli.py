@@ -14,13 +14,19 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import Any
 
-from installer.machine import load_machine
+from installer.discovery import discover_disks, discover_nics, memory_mb
+from installer.image import ImageSource
+from installer.install import Install
+from installer.layout import plan_layout
+from installer.machine import Disk, load_machine
+from installer.plan import InstallPlan
 from installer.selectors import resolve_disks, resolve_nic
 
 from . import bootparams
-from .auto_install import auto_install
+from .auto_install import auto_install, image_file_disk
 from .cli import EXIT_OK, EXIT_USAGE, ArgumentParser, common_arguments, run
 from .errors import ValidationError
 
@@ -71,19 +77,53 @@ def read_cmdline(args: argparse.Namespace) -> str:
 
 
 def explain(args: argparse.Namespace) -> dict[str, Any]:
+    """The plan as JSON; with its disks resolved, also the layout and the steps."""
     plan = bootparams.parse(read_cmdline(args))
     out = plan.to_json()
     if args.machine:
         machine = load_machine(args.machine)
-        nic = resolve_nic(plan.settings.network.bootif, machine.nics)
-        out["machine"] = {
-            "name": machine.name,
-            "firmware": machine.firmware,
-            "disks_to_erase": [d.describe() for d in resolve_disks(plan.disks, machine.disks)],
-            "management_nic": (f"{nic.name} ({nic.mac}, {nic.driver or 'unknown driver'}, "
-                               f"link {'up' if nic.link else 'down'})" if nic else None),
-        }
+        disks, nics, memory = machine.disks, machine.nics, machine.memory_mb
+        out["machine"] = {"name": machine.name, "firmware": machine.firmware}
+    else:
+        disks, nics, memory = [], discover_nics(), memory_mb()
+    # On this machine, a command line meant for another one may not resolve: say so in
+    # the plan rather than refuse it. A machine description was asked about: refuse.
+    try:
+        nic = resolve_nic(plan.settings.network.bootif, nics)
+        out["management_nic"] = (f"{nic.name} ({nic.mac}, {nic.driver or 'unknown driver'}, "
+                                 f"link {'up' if nic.link else 'down'})" if nic else None)
+        if plan.touches_disks:
+            with ExitStack() as stack:
+                source = (stack.enter_context(ImageSource.open(args.source))
+                          if args.source else None)
+                out["install"] = explain_install(plan, disks or None, memory, source,
+                                                 args.layout)
+    except ValidationError as err:
+        if args.machine:
+            raise
+        out["not_resolved_here"] = str(err)
     return out
+
+
+def explain_install(plan: InstallPlan, disks: list[Disk] | None, memory: int,
+                    source: ImageSource | None, layout_kind: str | None) -> dict[str, Any]:
+    """Resolve the disks (discovery when no machine is given; image files as they are,
+    never attached) and list the layout and the steps an install would run."""
+    if disks is None:
+        files = [image_file_disk(s.path) for s in plan.disks
+                 if s.path and os.path.isfile(s.path)]
+        disks = files + discover_disks()
+    chosen = resolve_disks(plan.disks, disks)
+    layout = plan_layout(plan, chosen[0], image_bytes=source.total_bytes if source else 0,
+                         memory_mb=memory, kind=layout_kind)
+    steps = Install(plan, layout, source, extra_disks=chosen[1:]).steps()
+    return {
+        "disks_to_erase": [d.describe() for d in chosen],
+        "layout": layout.kind,
+        "partitions": layout.describe(),
+        "image": source.describe() if source else "the booted live media (or --source)",
+        "steps": [step.title for step in steps],
+    }
 
 
 def on_serial_console(kernel_args: list[str]) -> bool:

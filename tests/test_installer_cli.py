@@ -38,12 +38,36 @@ def test_reference_pxe_command_line_explained():
     assert plan["kernel_args"] == ["crashkernel=256M"]
     assert plan["unattended"] == {"ready": True, "missing": []}
     assert SHA512 not in json.dumps(plan)
+    # This machine is not the one the command line was written for: said, not refused.
+    assert plan["not_resolved_here"].startswith("BOOTIF: no NIC is 52:54:00:12:34:56")
 
 
 def test_machine_resolves_disks_and_nic():
     plan = explain("storage_init=usb BOOTIF=link", "--machine", str(DEMO))
-    assert plan["machine"]["disks_to_erase"][0].startswith("/dev/sdc (SanDisk Cruzer Blade")
-    assert plan["machine"]["management_nic"].startswith("eth0 (52:54:00:12:34:56")
+    assert plan["install"]["disks_to_erase"][0].startswith("/dev/sdc (SanDisk Cruzer Blade")
+    assert plan["install"]["layout"] == "flash"  # a USB stick
+    assert plan["management_nic"].startswith("eth0 (52:54:00:12:34:56")
+
+
+def test_explain_lists_layout_and_steps_for_resolved_disks():
+    plan = explain("storage_init=/dev/sda,/dev/sdb storage_vol=:4096", "--machine", str(DEMO))
+    install = plan["install"]
+    assert install["layout"] == "hdd"
+    assert install["partitions"][-1] == "HostVG: rest of the disk"
+    assert install["partitions"][2] == "Root: 4.0 GiB, ext4, label Root"
+    assert install["steps"][0] == "Erase old signatures on /dev/sda"
+    assert "Prepare /dev/sdb for HostVG" in install["steps"]
+    assert install["steps"][-1] == "Flush all writes to the disks"
+
+
+def test_explain_refuses_a_too_small_disk(tmp_path):
+    desc = json.loads(DEMO.read_text())
+    desc["disks"][0]["size"] = "4G"
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(desc))
+    result = run("--explain", "--cmdline", "storage_init=/dev/sda", "--machine", str(path))
+    assert result.returncode == 2
+    assert "The disk /dev/sda is too small" in result.stderr
 
 
 def test_first_disk_skips_the_live_media(tmp_path):
@@ -52,7 +76,7 @@ def test_first_disk_skips_the_live_media(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps(desc))
     plan = explain("storage_init", "--machine", str(path))
-    assert plan["machine"]["disks_to_erase"][0].startswith("/dev/sda ")
+    assert plan["install"]["disks_to_erase"][0].startswith("/dev/sda ")
 
 
 @pytest.mark.parametrize(("cmdline", "words"), [
