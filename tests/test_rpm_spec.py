@@ -227,6 +227,8 @@ def test_rpm_installs_modules_privately_and_one_launcher_per_command(built: dict
     files = set(rpm.run("rpm", "-qlp", str(built["rpm"])).split())
     for package in PACKAGES:
         assert f"{PRIVATE_DIR}/{package}/__init__.py" in files
+    # The data files the code reads beside its packages (the bootloader's menu template).
+    assert {f"{PRIVATE_DIR}/data/grub.cfg.in", f"{PRIVATE_DIR}/data/early-boot.sh"} <= files
     clashing = sorted(f for f in files if "site-packages" in f or "dist-packages" in f)
     assert not clashing, f"the RPM puts modules on the system path: {clashing}"
     assert not [f for f in files if "__pycache__" in f and not f.endswith(".pyc")]
