@@ -67,6 +67,11 @@ class Install:
         steps.append(Step("Flush all writes to the disks", self._flush))
         return steps
 
+    def _image(self) -> ImageSource:
+        if self.source is None:
+            raise ValidationError("No image was given to install: give --source.")
+        return self.source
+
     def _partition(self, _: BytesProgress) -> None:
         nodes = partition.write_table(self.device, self.layout)
         self.partitions = {spec.role: node for spec, node in zip(self.layout.partitions, nodes)}
@@ -77,10 +82,8 @@ class Install:
                 filesystems.make(self.partitions[spec.role], spec.fs, spec.label or spec.name)
 
     def _copy_image(self, progress: BytesProgress) -> None:
-        if self.source is None:
-            raise ValidationError("No image was given to install: give --source.")
         with mounted(self.partitions["root"]) as root:
-            copy_verified(self.source, root, progress)
+            copy_verified(self._image(), root, progress)
 
     def _config(self, _: BytesProgress) -> None:
         with mounted(self.partitions["config"]) as config:
@@ -98,11 +101,10 @@ class Install:
                              self.plan.admin_password_hash + "\n", 0o600)
 
     def _bootloader(self, _: BytesProgress) -> None:
-        if self.source is None:
-            raise ValidationError("No image was given to install: give --source.")
+        image = self._image()
         bootloader.install_bootloader(
-            self.device, self.partitions["esp"], product=self.source.product,
-            version=self.source.version, release=self.source.release, backup=None,
+            self.device, self.partitions["esp"], product=image.product,
+            version=image.version, release=image.release, backup=None,
             kernel_args=self.plan.kernel_args, serial_console=self.serial_console)
 
     def _extra_disk(self, disk: Disk) -> Callable[[BytesProgress], None]:
