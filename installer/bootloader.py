@@ -35,6 +35,7 @@ from pathlib import Path
 
 from ovirt_node_setup.errors import ValidationError
 
+from . import filesystems
 from .commands import CommandFailed, run
 
 log = logging.getLogger(__name__)
@@ -245,16 +246,15 @@ def _esp_put(esp: str, local: str, name: str) -> None:
 
 def esp_filesystem(esp: str) -> tuple[str, str]:
     """The (type, UUID) of the filesystem on ``esp``; ``CommandFailed`` if it is no FAT."""
-    result = run(["blkid", "--probe", "--output", "export", esp], check=False)
-    found = dict(line.split("=", 1) for line in result.stdout.decode().splitlines()
-                 if "=" in line)
-    if found.get("TYPE") != "vfat":
+    fstype = filesystems.type_of(esp)
+    if fstype != "vfat":
         raise CommandFailed(f"The EFI system partition {esp} holds no FAT filesystem "
-                            f"(found {found.get('TYPE', 'nothing')}).")
-    if not _FAT_UUID.fullmatch(found.get("UUID", "")):
+                            f"(found {fstype or 'nothing'}).")
+    uuid = filesystems.uuid_of(esp) or ""
+    if not _FAT_UUID.fullmatch(uuid):
         raise CommandFailed(f"The FAT filesystem on {esp} has no volume serial number grub "
-                            f"could search for (found {found.get('UUID', 'none')!r}).")
-    return found["TYPE"], found["UUID"]
+                            f"could search for (found {uuid or 'none'!r}).")
+    return fstype, uuid
 
 
 def write_menu(esp: str, menu: str) -> None:

@@ -81,6 +81,11 @@ def label_of(partition: str) -> str | None:
     return _probe(partition, "LABEL")
 
 
+def uuid_of(partition: str) -> str | None:
+    """The filesystem UUID on ``partition`` (a FAT volume serial looks like ``1234-ABCD``)."""
+    return _probe(partition, "UUID")
+
+
 def type_of(partition: str) -> str | None:
     """The filesystem type on ``partition`` ("ext4", "vfat", ...), or None."""
     return _probe(partition, "TYPE")

@@ -43,7 +43,7 @@ class Layout:
     partitions: tuple[PartitionSpec, ...]
 
     def describe(self) -> list[str]:
-        return [f"{p.name}: {_mib(p.size_bytes) if p.size_bytes else 'rest of the disk'}"
+        return [f"{p.name}: {human_size(p.size_bytes) if p.size_bytes else 'rest of the disk'}"
                 f"{', ' + p.fs if p.fs else ''}{', label ' + p.label if p.label else ''}"
                 for p in self.partitions]
 
@@ -64,7 +64,8 @@ def auto_swap_mb(memory_mb: int) -> int:
     return 2 * memory_mb if memory_mb <= 2048 else min(memory_mb, 8192)
 
 
-def _mib(size: int) -> str:
+def human_size(size: int) -> str:
+    """Bytes as people read disk sizes: MiB below a GiB, GiB with one decimal above."""
     return f"{size / MiB:.0f} MiB" if size < 1024 * MiB else f"{size / (1024 * MiB):.1f} GiB"
 
 
@@ -79,9 +80,10 @@ def plan_layout(plan: InstallPlan, disk: Disk, *, image_bytes: int, memory_mb: i
     sizes = {name: mb for name, mb in chosen.items() if mb is not None}
     root = sizes["root_mb"] * MiB
     if image_bytes * ROOT_HEADROOM > root:
+        needed = human_size(int(image_bytes * ROOT_HEADROOM))
         raise ValidationError(
-            f"The image needs a root slot of at least {_mib(int(image_bytes * ROOT_HEADROOM))}, "
-            f"but the root size is {_mib(root)}: give a larger ROOT size with storage_vol.")
+            f"The image needs a root slot of at least {needed}, but the root size is "
+            f"{human_size(root)}: give a larger ROOT size with storage_vol.")
     parts = [
         PartitionSpec("BIOS boot", "bios_boot", BIOS_BOOT_MB * MiB, ("bios_grub",)),
         PartitionSpec("EFI", "esp", sizes["efi_mb"] * MiB, ("boot", "esp"), "vfat", "EFI"),
@@ -101,6 +103,6 @@ def plan_layout(plan: InstallPlan, disk: Disk, *, image_bytes: int, memory_mb: i
             " plus swap, logging and data" if kind == "hdd" else "")
         raise ValidationError(
             f"The disk {disk.shown_path} is too small: the {kind} layout ({what}) needs "
-            f"{_mib(needed)}, the disk has {_mib(disk.size_bytes)}. Choose a larger disk or "
-            "smaller sizes with storage_vol.")
+            f"{human_size(needed)}, the disk has {human_size(disk.size_bytes)}. Choose a larger "
+            "disk or smaller sizes with storage_vol.")
     return Layout(kind, disk, tuple(parts))

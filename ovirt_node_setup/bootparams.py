@@ -13,7 +13,6 @@ form it needs. A password is only ever accepted as a crypt hash and never echoed
 from __future__ import annotations
 
 import copy
-import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -447,13 +446,10 @@ class _Builder:
         elif not net.ipv4_netmask:
             raise BootParameterError(
                 "ip", f"the static address {net.ipv4_address} needs a netmask.", USAGE["ip"])
-        elif net.ipv4_gateway:
-            subnet = ipaddress.IPv4Network(f"{net.ipv4_address}/{net.ipv4_netmask}",
-                                           strict=False)
-            if ipaddress.IPv4Address(net.ipv4_gateway) not in subnet:
-                raise BootParameterError(
-                    "gateway", f"{net.ipv4_gateway} is not in the network {subnet} of "
-                    f"ip={net.ipv4_address}.", "a gateway on the same subnet as the address")
+        elif subnet := net.gateway_off_subnet():
+            raise BootParameterError(
+                "gateway", f"{net.ipv4_gateway} is not in the network {subnet} of "
+                f"ip={net.ipv4_address}.", "a gateway on the same subnet as the address")
         try:
             self.plan.settings.check()
         except ValidationError as err:

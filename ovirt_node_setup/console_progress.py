@@ -10,13 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from installer.layout import human_size
 from installer.steps import Event
-
-MiB = 1 << 20
-
-
-def _size(n: int) -> str:
-    return f"{n / MiB:.0f} MiB" if n < 1024 * MiB else f"{n / (1024 * MiB):.1f} GiB"
 
 
 @dataclass
@@ -32,7 +27,7 @@ class ConsoleProgress:
             self._line(f"[{event.index}/{event.count}] {event.title}")
         elif event.kind == "bytes" and event.total:
             percent = 100 * event.done // event.total
-            text = f"      {percent:3d}% ({_size(event.done)} of {_size(event.total)})"
+            text = f"      {percent:3d}% ({human_size(event.done)} of {human_size(event.total)})"
             if self.redraw:
                 self.out.write(f"\r{text}")
                 self._open_line = True

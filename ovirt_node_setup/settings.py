@@ -160,6 +160,13 @@ class NetworkSettings:
     ntp_enabled: bool | None = _setting(
         "OVIRT_NTP_ENABLED", validators.boolean, "whether time is synchronised (yes/no)", _yes_no)
 
+    def gateway_off_subnet(self) -> ipaddress.IPv4Network | None:
+        """The static address's network when the gateway lies outside it, else None."""
+        if not (self.ipv4_address and self.ipv4_netmask and self.ipv4_gateway):
+            return None
+        net = ipaddress.IPv4Network(f"{self.ipv4_address}/{self.ipv4_netmask}", strict=False)
+        return None if ipaddress.IPv4Address(self.ipv4_gateway) in net else net
+
     def check(self) -> None:
         """Refuse combinations that no single field can judge alone."""
         if self.ipv4_method == "static":
@@ -171,8 +178,8 @@ class NetworkSettings:
                 "An IPv4 address, netmask or gateway only applies to a static configuration: "
                 "set the IPv4 method to static, or remove them.")
         if self.ipv4_method == "static" and self.ipv4_gateway:
-            net = ipaddress.IPv4Network(f"{self.ipv4_address}/{self.ipv4_netmask}", strict=False)
-            if ipaddress.IPv4Address(self.ipv4_gateway) not in net:
+            net = self.gateway_off_subnet()
+            if net:
                 raise ValidationError(
                     f"The gateway {self.ipv4_gateway} is not in the network {net} of the address "
                     f"{self.ipv4_address}: give a gateway on the same subnet.")

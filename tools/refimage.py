@@ -29,7 +29,6 @@ import json
 import lzma
 import os
 import re
-import shlex
 import shutil
 import stat
 import subprocess
@@ -39,6 +38,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from ovirt_node_setup.shellvars import ShellVarsFile
 
 REPO = Path(__file__).resolve().parent.parent
 EARLY_BOOT = REPO / "data" / "early-boot.sh"
@@ -514,16 +515,8 @@ def version_text(version: str, release: str, kernel: str) -> str:
 
 
 def read_version(path: str | os.PathLike[str]) -> dict[str, str]:
-    """The KEY=VALUE pairs of an image's ``version`` file (shell quoting undone)."""
-    values = {}
-    for line in Path(path).read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        words = shlex.split(value)
-        values[key.strip()] = words[0] if words else ""
-    return values
+    """The KEY=VALUE pairs of an image's ``version`` file, read as the installer reads it."""
+    return dict(ShellVarsFile.read(path).items())
 
 
 def build_tree(dest: Path, work: Path, kernel: KernelPackage, deb: Path, version: str,
