@@ -5,6 +5,10 @@ stateless boot, missing parameters, a missing image, a disk that matches badly, 
 the live media, holds a node without ``firstboot``/``reinstall``, or is too small.
 A disk named by the path of a regular file is attached to a loop device for the
 install and detached afterwards, so one can install straight into a VM disk image.
+
+:func:`prepare_install` is the one path from a plan to a ready ``Install``: ``--auto``
+uses it on this machine's disks, the TUI's backend (``install_backend``) also on the
+image files of a machine description.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import os
 import stat
 import sys
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 
@@ -82,19 +87,55 @@ def refuse_existing_nodes(plan: InstallPlan, disks: list[Disk]) -> None:
                 "'firstboot' or 'reinstall' to the boot parameters to overwrite it.")
 
 
+def attach_disk(disk: Disk, stack: ExitStack) -> Disk:
+    """A description's image-file disk as the loop device it is attached to until the
+    stack closes; any other disk as it is."""
+    if not disk.backing_file or disk.path != disk.backing_file:
+        return disk
+    device = stack.enter_context(loopdev.attached(disk.backing_file))
+    log.info("attached %s to %s", disk.backing_file, device)
+    return replace(disk, path=device)
+
+
+def prepare_install(plan: InstallPlan, source: ImageSource, *, layout_kind: str | None,
+                    serial_console: bool, stack: ExitStack, disks: Sequence[Disk] | None = None,
+                    memory: int | None = None) -> Install:
+    """Resolve, check and lay out ``plan`` on real devices; nothing is written yet.
+
+    ``disks`` is what the plan's disks are resolved against; by default this machine's
+    disks (discovered now), after attaching the image files the plan names to loop
+    devices. Given disks that are image files (a machine description's) are attached
+    once they passed every check. Loop devices stay attached until ``stack`` closes.
+    ``memory`` (MiB) sizes swap; by default this machine's memory.
+    """
+    check_plan(plan)
+    if disks is None:
+        chosen = resolve_disks(attach_image_files(plan, stack),
+                               discover_disks(include_loop=True))
+    else:
+        chosen = resolve_disks(plan.disks, list(disks))
+    refuse_existing_nodes(plan, chosen)
+    layout = plan_layout(plan, chosen[0], image_bytes=source.total_bytes,
+                         memory_mb=memory_mb() if memory is None else memory,
+                         kind=layout_kind, extra_disks=chosen[1:])
+    chosen = [attach_disk(disk, stack) for disk in chosen]
+    return Install(plan, replace(layout, disk=chosen[0]), source, extra_disks=chosen[1:],
+                   serial_console=serial_console)
+
+
+def installed_sentence(install: Install, where: str) -> str:
+    """What an install did, in one sentence: image, disks and layout."""
+    image = install.source.describe() if install.source else "the image"
+    return f"Installed {image} on {where} ({install.layout.kind} layout)."
+
+
 def auto_install(plan: InstallPlan, source_path: str | None, *, layout_kind: str | None,
                  serial_console: bool) -> str:
     """Install ``plan``; return a sentence saying what was installed where."""
     check_plan(plan)
     with ExitStack() as stack:
         source = stack.enter_context(ImageSource.open(source_path or LIVE_IMAGE))
-        selectors = attach_image_files(plan, stack)
-        disks = resolve_disks(selectors, discover_disks(include_loop=True))
-        refuse_existing_nodes(plan, disks)
-        layout = plan_layout(plan, disks[0], image_bytes=source.total_bytes,
-                             memory_mb=memory_mb(), kind=layout_kind)
-        install = Install(plan, layout, source, extra_disks=disks[1:],
-                          serial_console=serial_console)
+        install = prepare_install(plan, source, layout_kind=layout_kind,
+                                  serial_console=serial_console, stack=stack)
         install.run(ConsoleProgress(sys.stdout, redraw=sys.stdout.isatty()))
-        where = ", ".join(s.text for s in plan.disks)
-        return f"Installed {source.describe()} on {where} ({layout.kind} layout)."
+        return installed_sentence(install, ", ".join(s.text for s in plan.disks))
