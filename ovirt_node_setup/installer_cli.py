@@ -27,7 +27,7 @@ from installer.selectors import resolve_disks, resolve_nic
 
 from . import bootparams
 from .auto_install import auto_install, image_file_disk
-from .cli import EXIT_OK, EXIT_USAGE, ArgumentParser, common_arguments, run
+from .cli import EXIT_OK, ArgumentParser, common_arguments, run
 from .errors import ValidationError
 
 COMMAND = "ovirt-node-installer"
@@ -37,16 +37,21 @@ log = logging.getLogger(COMMAND)
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog=COMMAND,
-        description="Install the hypervisor node. Boot parameters (storage_init, ip, "
-                    "hostname, adminpw, ...) drive an unattended install; --explain shows "
-                    "what they would do without touching anything.",
+        description="Install the hypervisor node. With no --auto or --explain, the "
+                    "installer's screens ask for the disks, network and admin password. "
+                    "Boot parameters (storage_init, ip, hostname, adminpw, ...) drive an "
+                    "unattended install with --auto; --explain shows what they would do "
+                    "without touching anything.",
     )
     parser.add_argument("--explain", action="store_true",
                         help="print the install plan as JSON and touch nothing")
     parser.add_argument("--cmdline", metavar="TEXT",
                         help="use TEXT as the kernel command line instead of /proc/cmdline")
     parser.add_argument("--machine", metavar="FILE",
-                        help="dry run on a machine description (examples/machines/*.json)")
+                        help="run the installer's screens on a machine description "
+                             "(examples/machines/*.json): a dry run that touches nothing; "
+                             "with --source, as root, a real install into the description's "
+                             "image-file disks")
     parser.add_argument("--auto", action="store_true",
                         help="install from the boot parameters with no questions (needs "
                              "storage_init; firstboot or reinstall to overwrite an installed "
@@ -57,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layout", choices=("flash", "hdd"),
                         help="force the flash or HDD layout (default: flash for USB/SD)")
     parser.add_argument("--serial", action="store_true",
-                        help="give the installed node a serial console (ttyS0) as well; "
-                             "automatic when installing from a serial line or with "
+                        help="installing over a serial line: the screens use basic mode "
+                             "(ASCII, monochrome) and the installed node gets a serial "
+                             "console (ttyS0) as well; automatic on /dev/ttyS* or with "
                              "console=ttyS... among the boot parameters")
     common_arguments(parser)
     return parser
@@ -74,6 +80,13 @@ def read_cmdline(args: argparse.Namespace) -> str:
         raise ValidationError(
             f"Cannot read /proc/cmdline ({err.strerror}): give the parameters with --cmdline."
         ) from None
+
+
+def _cmdline_or_empty(args: argparse.Namespace) -> str:
+    try:
+        return read_cmdline(args)
+    except ValidationError:
+        return ""
 
 
 def explain(args: argparse.Namespace) -> dict[str, Any]:
@@ -115,7 +128,7 @@ def explain_install(plan: InstallPlan, disks: list[Disk] | None, memory: int,
         disks = files + discover_disks()
     chosen = resolve_disks(plan.disks, disks)
     layout = plan_layout(plan, chosen[0], image_bytes=source.total_bytes if source else 0,
-                         memory_mb=memory, kind=layout_kind)
+                         memory_mb=memory, kind=layout_kind, extra_disks=chosen[1:])
     steps = Install(plan, layout, source, extra_disks=chosen[1:]).steps()
     return {
         "disks_to_erase": [d.describe() for d in chosen],
@@ -148,9 +161,9 @@ def _main(args: argparse.Namespace) -> int:
                            serial_console=args.serial or on_serial_console(plan.kernel_args)))
         return EXIT_OK
     if not args.explain:
-        print(f"{COMMAND}: give --explain or --auto (the interactive installer is not built "
-              "yet).", file=sys.stderr)
-        return EXIT_USAGE
+        from .installer_tui import run_installer
+
+        return run_installer(args, _cmdline_or_empty(args))
     plan = explain(args)
     log.info("explained a plan for %d disk(s)", len(plan["disks"]))
     json.dump(plan, sys.stdout, indent=2)
@@ -159,7 +172,12 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(COMMAND, build_parser(), _main, argv, changes_nothing=lambda a: a.explain)
+    return run(COMMAND, build_parser(), _main, argv, changes_nothing=_changes_nothing)
+
+
+def _changes_nothing(args: argparse.Namespace) -> bool:
+    """--explain and the dry run leave no trace (no log unless --log is given)."""
+    return args.explain or bool(args.machine and not args.source and not args.auto)
 
 
 if __name__ == "__main__":

@@ -56,3 +56,11 @@ def setup_logging(command: str, *, log_file: str | None = None, debug: bool = Fa
     stderr.ovirt_node = True  # type: ignore[attr-defined]
     root.addHandler(stderr)
     return path
+
+
+def current_log_file() -> str | None:
+    """The file the root logger writes to, for messages that point the user at it."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            return handler.baseFilename
+    return None

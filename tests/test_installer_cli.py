@@ -131,7 +131,7 @@ def test_stderr_is_redacted():
 
 @pytest.mark.parametrize(("args", "words"), [
     (["--bogus"], "unrecognized arguments: --bogus"),
-    ([], "give --explain or --auto"),
+    (["--machine", "examples/machines/demo.json"], "needs a terminal"),
     (["--explain", "--cmdline", "", "--machine", "/nonexistent.json"],
      "Cannot read the machine description /nonexistent.json"),
 ])

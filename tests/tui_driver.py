@@ -1,0 +1,52 @@
+"""Drive the TUI in-process: keys in, the 80x24 screen as text out (no terminal needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from screens.app import InstallerApp
+from screens.base import Screen, Session
+from screens.theme import Theme
+
+SIZE = (80, 24)
+
+
+class Driver:
+    """An ``InstallerApp`` fed with key names as urwid spells them ("tab", "enter", "a")."""
+
+    def __init__(self, backend: object, screens: Sequence[type[Screen]] | None = None, *,
+                 basic: bool = False, session: Session | None = None) -> None:
+        if screens is None:  # the real order unless a test picks screens
+            from screens.installer import SCREENS
+
+            screens = SCREENS
+        self.session = session or Session(backend, Theme(basic=basic))  # type: ignore[arg-type]
+        self.screens = [cls(self.session) for cls in screens]
+        self.app = InstallerApp(self.session, self.screens, product="Test Node 1.0-1")
+        self.quit_code: int | None = None
+
+    def press(self, *keys: str, size: tuple[int, int] = SIZE) -> Driver:
+        for key in keys:
+            try:
+                self.app.top.keypress(size, key)
+            except Exception as err:  # ExitMainLoop ends a run like the real loop would
+                if type(err).__name__ != "ExitMainLoop":
+                    raise
+                self.quit_code = self.app.exit_code
+        return self
+
+    def type(self, text: str) -> Driver:
+        return self.press(*text)
+
+    def text(self, size: tuple[int, int] = SIZE) -> str:
+        canvas = self.app.top.render(size, focus=True)
+        return "\n".join(line.decode("utf-8", "replace").rstrip() for line in canvas.text)
+
+    @property
+    def screen(self) -> Screen:
+        return self.app.screen
+
+    def goto(self, cls: type[Screen]) -> None:
+        """Show the screen of class ``cls`` directly (for tests of one screen)."""
+        index = next(i for i, s in enumerate(self.screens) if isinstance(s, cls))
+        self.app.show(index)
