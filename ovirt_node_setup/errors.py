@@ -17,4 +17,6 @@ class BootParameterError(ValidationError):
         self.name = name
         self.reason = reason
         hint = f" Expected {usage}." if usage else ""
-        super().__init__(f"Boot parameter '{name}': {reason}{hint}")
+        # a name with a line break or control character is shown escaped: one line
+        shown = f"'{name}'" if name.isprintable() else repr(name)
+        super().__init__(f"Boot parameter {shown}: {reason}{hint}")

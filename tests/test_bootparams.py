@@ -475,3 +475,10 @@ def test_fuzz_arbitrary_text(text):
         bootparams.parse(text).to_json()
     except ValidationError as err:
         assert "\n" not in str(err)
+
+
+def test_an_unclosed_quote_with_a_line_break_stays_one_line():
+    """Found by the fuzz test: the parameter's name is shown escaped."""
+    with pytest.raises(ValidationError) as err:
+        bootparams.parse('"\n')
+    assert "\n" not in str(err.value) and "never closed" in str(err.value)
