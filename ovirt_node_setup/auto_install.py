@@ -32,24 +32,12 @@ from installer.selectors import resolve_disks
 
 from .console_progress import ConsoleProgress
 from .errors import ValidationError
+from .install_checks import check_plan, refuse_existing_nodes
 
 log = logging.getLogger(__name__)
 
 LIVE_IMAGE = "/run/initramfs/live"
 """Where the booted live media is mounted: the default image to install."""
-
-
-def check_plan(plan: InstallPlan) -> None:
-    """Refuse plans ``--auto`` cannot carry out, each in one sentence."""
-    if plan.stateless:
-        raise ValidationError("This node was booted 'stateless': it touches no local storage, "
-                              "so it refuses to install; boot without 'stateless' to install.")
-    action = plan.effective_action
-    if action not in (None, "install"):
-        raise ValidationError(f"The '{action}' action is not available yet; only install is.")
-    missing = plan.missing_for_unattended()
-    if missing:
-        raise ValidationError("An unattended install needs " + " and ".join(missing) + ".")
 
 
 def attach_image_files(plan: InstallPlan, stack: ExitStack) -> list[DiskSelector]:
@@ -75,16 +63,6 @@ def _is_regular_file(path: str) -> bool:
     except FileNotFoundError:
         raise ValidationError(f"storage_init: {path} does not exist; name a disk or an "
                               "existing image file.") from None
-
-
-def refuse_existing_nodes(plan: InstallPlan, disks: list[Disk]) -> None:
-    if plan.reinstall:
-        return
-    for disk in disks:
-        if disk.holds_node:
-            raise ValidationError(
-                f"{disk.describe()} already holds a node (labels {', '.join(disk.labels)}): add "
-                "'firstboot' or 'reinstall' to the boot parameters to overwrite it.")
 
 
 def attach_disk(disk: Disk, stack: ExitStack) -> Disk:

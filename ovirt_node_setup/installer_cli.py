@@ -15,20 +15,19 @@ import os
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
-from typing import Any
-
-from installer.discovery import discover_disks, discover_nics, memory_mb
-from installer.image import ImageSource
-from installer.install import Install
-from installer.layout import plan_layout
-from installer.machine import Disk, load_machine
-from installer.plan import InstallPlan
-from installer.selectors import resolve_disks, resolve_nic
+from typing import TYPE_CHECKING, Any
 
 from . import bootparams
-from .auto_install import auto_install, image_file_disk
 from .cli import EXIT_OK, ArgumentParser, common_arguments, run
 from .errors import ValidationError
+
+if TYPE_CHECKING:
+    from installer.image import ImageSource
+    from installer.machine import Disk
+    from installer.plan import InstallPlan
+
+# --explain and --auto import the backend (pyparted, discovery) in their own functions:
+# the screens' first frame must not wait for modules a dry run never uses.
 
 COMMAND = "ovirt-node-installer"
 log = logging.getLogger(COMMAND)
@@ -91,6 +90,11 @@ def _cmdline_or_empty(args: argparse.Namespace) -> str:
 
 def explain(args: argparse.Namespace) -> dict[str, Any]:
     """The plan as JSON; with its disks resolved, also the layout and the steps."""
+    from installer.discovery import discover_nics, memory_mb
+    from installer.image import ImageSource
+    from installer.machine import load_machine
+    from installer.selectors import resolve_nic
+
     plan = bootparams.parse(read_cmdline(args))
     out = plan.to_json()
     if args.machine:
@@ -122,6 +126,13 @@ def explain_install(plan: InstallPlan, disks: list[Disk] | None, memory: int,
                     source: ImageSource | None, layout_kind: str | None) -> dict[str, Any]:
     """Resolve the disks (discovery when no machine is given; image files as they are,
     never attached) and list the layout and the steps an install would run."""
+    from installer.discovery import discover_disks
+    from installer.install import Install
+    from installer.layout import plan_layout
+    from installer.selectors import resolve_disks
+
+    from .auto_install import image_file_disk
+
     if disks is None:
         files = [image_file_disk(s.path) for s in plan.disks
                  if s.path and os.path.isfile(s.path)]
@@ -156,6 +167,8 @@ def _main(args: argparse.Namespace) -> int:
         if args.machine:
             raise ValidationError("--machine describes a machine for a dry run; --auto "
                                   "installs for real: give one of them.")
+        from .auto_install import auto_install
+
         plan = bootparams.parse(read_cmdline(args))
         print(auto_install(plan, args.source, layout_kind=args.layout,
                            serial_console=args.serial or on_serial_console(plan.kernel_args)))

@@ -13,18 +13,16 @@ import pytest
 from installer import loopdev, partition
 from installer.machine import Disk, load_machine
 from installer.steps import StepFailed
-from ovirt_node_setup import bootparams, install_backend
+from ovirt_node_setup import bootparams, install_backend, real_backend
 from ovirt_node_setup.errors import ValidationError
 from ovirt_node_setup.install_backend import (
     ROOT_FOR_DESCRIPTION,
     ROOT_FOR_THIS_MACHINE,
     Facts,
-    RealBackend,
     SimulatedBackend,
-    cpu_virtualization,
-    installed_version,
     open_backend,
 )
+from ovirt_node_setup.real_backend import RealBackend, cpu_virtualization, installed_version
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples/machines/demo.json"
@@ -156,10 +154,10 @@ def test_dry_run_touches_nothing(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the dry run ran a command or opened the image")
 
-    monkeypatch.setattr(install_backend, "run", refuse)
+    monkeypatch.setattr(real_backend, "run", refuse)
     monkeypatch.setattr(subprocess, "run", refuse)
     monkeypatch.setattr(subprocess, "Popen", refuse)
-    monkeypatch.setattr(install_backend.ImageSource, "open", refuse)
+    monkeypatch.setattr(real_backend.ImageSource, "open", refuse)
     with open_backend(quick_machine(tmp_path), None, False, None) as backend:
         assert isinstance(backend, SimulatedBackend)
         run_install(backend, "storage_init=/dev/sda")
@@ -198,7 +196,7 @@ def test_open_backend_as_root_opens_the_real_backend(monkeypatch, tmp_path):
             made.append("closed")
 
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    monkeypatch.setattr(install_backend, "RealBackend", Fake)
+    monkeypatch.setattr(real_backend, "RealBackend", Fake)
     with open_backend(str(DEMO), "/img", True, "/log") as backend:
         assert isinstance(backend, Fake)
     assert made[0][0] == "/img" and made[0][1].name.startswith("demo") and made[0][2:] == (
