@@ -25,6 +25,7 @@ TEXT_WIDTH = 78
 
 HEADINGS = ["Bus", "Device", "Model", "Size", "Type", "Node"]
 WIDTHS = [6, 16, 20, 10, 5, 4]
+DEVICE_WIDTH = WIDTHS[1]
 
 
 def model_of(disk: Disk) -> str:
@@ -37,8 +38,13 @@ def kind_of(disk: Disk) -> str:
 
 def disk_cells(disk: Disk) -> list[str]:
     """The table columns of one disk."""
-    return [disk.bus, disk.shown_path, model_of(disk), human_size(disk.size_bytes),
-            kind_of(disk), "yes" if disk.holds_node else ""]
+    return [disk.bus, tail(disk.shown_path, DEVICE_WIDTH), model_of(disk),
+            human_size(disk.size_bytes), kind_of(disk), "yes" if disk.holds_node else ""]
+
+
+def tail(path: str, width: int) -> str:
+    """A long path by its end, which tells image files apart: ``...demo/disk.img``."""
+    return path if len(path) <= width else "..." + path[-(width - 3):]
 
 
 def fit(line: str, width: int = TEXT_WIDTH) -> str:

@@ -57,7 +57,7 @@ class Confirm(Screen):
         rows, self._blocker = self._summary()
         session = self.session
         said = (tuple(session.disks), session.layout_kind, repr(session.plan.settings),
-                session.plan.admin_password_hash, getattr(session, "keymap_note", ""))
+                session.plan.admin_password_hash, session.keymap_note)
         if said != self._shown:  # something changed since the box was ticked: ask again
             self.understood.set_state(False)
             self._shown = said
@@ -107,7 +107,7 @@ class Confirm(Screen):
                     rows.append(_row("", f"HostVG also spans {extra}"))
         keyboard = plan.settings.keyboard.keyboard or f"{keymaps.DEFAULT} (the default)"
         rows.append(_row("Keyboard", keyboard))
-        keymap_note = getattr(session, "keymap_note", "")
+        keymap_note = session.keymap_note
         if keymap_note:
             rows.append(_row("", ("notice", keymap_note)))
         network = describe_network(plan.settings.network)

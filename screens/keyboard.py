@@ -88,4 +88,4 @@ class Keyboard(Screen):
     def leave(self) -> None:
         self.session.plan.settings.keyboard.keyboard = self.current
         # the confirmation screen repeats it (Session has no field of its own for it)
-        self.session.keymap_note = self.note  # type: ignore[attr-defined]
+        self.session.keymap_note = self.note

@@ -135,7 +135,8 @@ def test_a_usb_stick_gets_the_flash_explanation(tmp_path):
 
 @pytest.mark.slow
 def test_a_real_install_through_the_screens(tmp_path, private_mounts):
-    """Root: the screens install the reference image into a sparse image file."""
+    """Root: the screens, in basic mode as on a serial console, install the reference
+    image into a sparse image file."""
     from tools import refimage
 
     image = refimage.build().path
@@ -146,7 +147,7 @@ def test_a_real_install_through_the_screens(tmp_path, private_mounts):
     path.write_text(json.dumps(desc))
     log = tmp_path / "install.log"
     term = PtyTerminal([sys.executable, "-m", "ovirt_node_setup.installer_cli", "--machine",
-                        str(path), "--source", str(image), "--log", str(log)])
+                        str(path), "--source", str(image), "--log", str(log), "--serial"])
     try:
         walk_to_confirm(term, extra_disk=False)
         confirm_and_install(term)
@@ -157,6 +158,7 @@ def test_a_real_install_through_the_screens(tmp_path, private_mounts):
         assert term.finish() == 0
     finally:
         term.close()
+    assert bytes(term.raw).isascii()
     names = [p.name for p in partition.read_table(str(disk))]
     assert names == ["BIOS boot", "EFI", "Root", "RootBackup", "CONFIG", "HostVG"]
     with loopdev.attached(str(disk)) as device:
