@@ -9,7 +9,7 @@ setup(
     license="GPL-2.0-or-later",
     python_requires=">=3.9",
     packages=["ovirt_node_setup", "installer", "screens"],
-    install_requires=["urwid", "pyparted", "blivet", "dbus-python"],
+    install_requires=["urwid>=2.6", "wcwidth", "pyparted", "blivet", "dbus-python"],
     entry_points={
         "console_scripts": [
             "ovirt-node-installer = ovirt_node_setup.installer_cli:main",
