@@ -135,8 +135,7 @@ class InstallerApp(Nav):
 
     def _can_next(self) -> bool:
         screen = self.screen
-        return (screen._widget is not None and bool(screen.next_label)
-                and screen.problem() is None)
+        return screen.built and bool(screen.next_label) and screen.problem() is None
 
     def _previous(self) -> int | None:
         for index in range(self.index - 1, -1, -1):
@@ -226,9 +225,11 @@ class InstallerApp(Nav):
             self.ask("Please wait", "The install is running: leaving now would leave the "
                      "disks half written. Wait for it to finish.", [("OK", lambda: None)])
             return
+        result = self.session.result  # set once an install has finished
         self.ask("Leave the installer?", warning,
-                 [("Stay", lambda: None), ("Leave", lambda: self.quit(1, "Installation "
-                                                                       "cancelled."))])
+                 [("Stay", lambda: None),
+                  ("Leave", lambda: self.quit(0, result) if result
+                   else self.quit(1, "Installation cancelled."))])
 
     def quit(self, code: int = 0, message: str = "") -> None:
         self.exit_code, self.exit_message = code, message

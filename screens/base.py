@@ -85,6 +85,10 @@ class Screen:
             self._widget = self.build()
         return self._widget
 
+    @property
+    def built(self) -> bool:
+        return self._widget is not None
+
     def build(self) -> urwid.Widget:
         raise NotImplementedError
 

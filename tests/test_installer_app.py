@@ -158,3 +158,12 @@ def test_every_line_fits_80_columns(tmp_path, basic):
     drive = Driver(backend(tmp_path, INSTALLED), [Welcome, Welcome], basic=basic)
     lines = drive.text().splitlines()
     assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
+
+
+def test_leaving_after_the_install_keeps_it(tmp_path):
+    drive = _installing(tmp_path)
+    _wait(drive, lambda: isinstance(drive.screen, Finish))
+    drive.press("esc")
+    assert "keeps it" in drive.text()
+    drive.press("tab", "enter")  # Leave
+    assert drive.quit_code == 0 and drive.app.exit_message.startswith("Dry run: pretended")
