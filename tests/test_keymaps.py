@@ -134,3 +134,19 @@ def test_load_without_loadkeys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert str(caught.value) == (
         "The console keyboard cannot be changed here: loadkeys (package kbd) is not installed."
     )
+
+
+def test_the_real_backend_applies_a_layout_at_once(fake_loadkeys: Path) -> None:
+    """On this machine the console gets the layout; into a description's disks it does
+    not (the layout belongs to another machine)."""
+    from ovirt_node_setup.real_backend import RealBackend
+
+    here = object.__new__(RealBackend)  # no image needed to change the keyboard
+    here.description = None
+    assert here.set_keymap("de-latin1") is None
+    assert fake_loadkeys.read_text().splitlines() == ["de-latin1"]
+    assert "could not be loaded" in (here.set_keymap("broken") or "")
+    elsewhere = object.__new__(RealBackend)
+    elsewhere.description = object()
+    assert "left as it is" in (elsewhere.set_keymap("fr") or "")
+    assert fake_loadkeys.read_text().splitlines() == ["broken"]
