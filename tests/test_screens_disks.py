@@ -105,17 +105,6 @@ def tabs(d: Driver, count: int) -> None:
     d.press(*["tab"] * count)
 
 
-def check_fits(d: Driver) -> str:
-    """The rendered screen: 24 lines of at most 80 columns, ASCII only in basic mode."""
-    shown = d.text()
-    lines = shown.split("\n")
-    assert len(lines) == 24
-    assert all(len(line) <= 80 for line in lines), shown
-    if d.session.theme.basic:
-        assert shown.isascii(), [line for line in lines if not line.isascii()]
-    return shown
-
-
 def status(d: Driver) -> str:
     """The status line(s): between the lower rule and the buttons (row 22)."""
     lines = d.text().split("\n")
@@ -137,7 +126,7 @@ def body(d: Driver) -> str:
 
 def test_keyboard_default_is_us_and_needs_no_pick() -> None:
     d = drive([Keyboard])
-    shown = check_fits(d)
+    shown = d.checked_text()
     assert "(*) us " in shown
     assert "Chosen layout: us (English (US))" in shown
     assert next_enabled(d)
@@ -153,11 +142,11 @@ def test_keyboard_search_narrows_the_table_and_picking_applies_at_once() -> None
     assert isinstance(keyboard, Keyboard)
     assert keyboard.table.keys == [k.name for k in keymaps.search(keymaps.KNOWN, "ger")]
     assert "de_CH-latin1" in keyboard.table.keys
-    table = "\n".join(check_fits(d).split("\n")[5:15])
+    table = "\n".join(d.checked_text().split("\n")[5:15])
     assert "English" not in table and "Swiss German" in table
     d.press("enter", "down", " ")  # Enter leaves the search field for the table
     assert d.session.backend.keymaps_set == ["de-latin1"]  # type: ignore[attr-defined]
-    shown = check_fits(d)
+    shown = d.checked_text()
     assert "(*) de-latin1 " in shown and "Chosen layout: de-latin1 (German (Latin-1))" in shown
     press_next(d)
     assert d.session.plan.settings.keyboard.keyboard == "de-latin1"
@@ -198,7 +187,7 @@ def test_keyboard_note_when_the_layout_cannot_be_applied_does_not_block() -> Non
 
 def test_boot_device_lists_targets_and_needs_a_choice() -> None:
     d = drive(DISK_SCREENS)
-    shown = check_fits(d)
+    shown = d.checked_text()
     for path in ("/dev/sda", "/dev/sdb", "/dev/sdc"):
         assert path in shown
     assert "/dev/sr0" not in shown  # the live media is never offered
@@ -231,7 +220,7 @@ def test_boot_device_other_device_by_path() -> None:
     assert error in body(d)  # under the field
     assert status(d) == error
     assert not next_enabled(d)
-    check_fits(d)
+    d.checked_text()
     replace_text(d, "/dev/sdc")
     d.press("enter")  # takes the disk: marked in the table, focus back on the table
     assert d.screen.table.selected == ["/dev/sdc"]  # type: ignore[attr-defined]
@@ -260,7 +249,7 @@ def test_boot_device_reinstall_preselects_and_warns_of_erasing() -> None:
     assert d.session.plan.reinstall
     assert isinstance(d.screen, BootDevice)
     assert d.screen.table.selected == ["/dev/sda"]  # type: ignore[attr-defined]
-    shown = check_fits(d)
+    shown = d.checked_text()
     text = body(d)
     assert "/dev/sda holds oVirt Node 0.9-1: it will be erased." in text
     assert "oVirt Node 0.9-1 is installed" in text
@@ -281,7 +270,7 @@ def test_boot_device_warns_about_a_partition_table() -> None:
 def test_boot_device_without_any_disk_says_so() -> None:
     live = load_machine(DEMO).disks[3]
     d = drive(DISK_SCREENS, FakeBackend(machine(disks=[live])))
-    check_fits(d)
+    d.checked_text()
     assert "No disk to install on was found" in body(d)
     assert status(d).startswith("No disk to install on was found")
     assert not next_enabled(d)
@@ -314,7 +303,7 @@ def test_install_devices_extra_disks_join_in_table_order() -> None:
     d.press(" ")  # boot disk /dev/sda
     press_next(d)
     assert isinstance(d.screen, InstallDevices)
-    shown = check_fits(d)
+    shown = d.checked_text()
     assert "[x] ata     /dev/sda" in shown and "boot" in shown
     d.press("down", "down", " ", "up", " ")  # mark sdc, then sdb
     press_next(d)
@@ -329,7 +318,7 @@ def test_install_devices_boot_disk_cannot_be_unmarked() -> None:
     d.press(" ")  # the cursor starts on the boot disk
     assert d.screen.table.selected == ["/dev/sda"]  # type: ignore[attr-defined]
     assert "The boot disk /dev/sda is always used" in body(d)
-    check_fits(d)
+    d.checked_text()
     d.press("down", " ")
     assert "always used" not in body(d)
 
@@ -398,7 +387,7 @@ def hdd_session(backend: FakeBackend, *paths: str) -> Session:
 def test_storage_prefills_and_stores_the_defaults() -> None:
     backend = FakeBackend()
     d = drive([Storage], backend, session=hdd_session(backend, "/dev/sda"))
-    shown = check_fits(d)
+    shown = d.checked_text()
     for line in ("Root, each slot (MB)  4096", "Config (MB)           8",
                  "Swap (MB)             8192", "Logging (MB)          2048",
                  "[X] Fill the rest with Data"):
@@ -426,7 +415,7 @@ def test_storage_refuses_bad_size_text() -> None:
     assert status(d) == "Swap: This field is required."
     replace_text(d, "1024")
     assert status(d) == "" and next_enabled(d)
-    check_fits(d)
+    d.checked_text()
 
 
 def test_storage_negative_space_disables_next_until_it_fits() -> None:
@@ -440,7 +429,7 @@ def test_storage_negative_space_disables_next_until_it_fits() -> None:
     assert sentence in body(d)
     assert status(d) == sentence
     assert not next_enabled(d)
-    check_fits(d)
+    d.checked_text()
     # another disk makes room: back, mark sdb, and the same sizes fit
     go_back(d)
     d.press("down", " ")
@@ -457,7 +446,7 @@ def test_storage_data_field_when_not_filling_the_rest() -> None:
     d = drive([Storage], backend, session=hdd_session(backend, "/dev/sda"))
     tabs(d, 4)
     d.press(" ")  # uncheck "Fill the rest with Data"
-    shown = check_fits(d)
+    shown = d.checked_text()
     assert "[ ] Fill the rest with Data" in shown
     field = d.screen.fields["data_mb"]  # type: ignore[attr-defined]
     assert int(field.text) > 400_000  # prefilled with what the rest is now
@@ -474,7 +463,7 @@ def test_storage_data_field_when_not_filling_the_rest() -> None:
 def test_storage_flash_explains_the_layout_and_asks_only_root_and_config() -> None:
     backend = FakeBackend()
     d = drive([Storage], backend, session=hdd_session(backend, "/dev/sdc"))
-    shown = check_fits(d)
+    shown = d.checked_text()
     text = body(d)
     assert " ".join(FLASH_TEXT.split()) in text
     assert "two root slots" in text and "logs stay in RAM" in text
@@ -557,22 +546,22 @@ def test_every_screen_fits_80x24(basic: bool) -> None:
         labels=("Root", "RootBackup", "CONFIG", "EFI"))
     backend = FakeBackend(machine(disks=[base.disks[0], long, *base.disks[2:]]))
     d = drive([Keyboard, *DISK_SCREENS], backend, basic=basic)
-    check_fits(d)
+    d.checked_text()
     d.type("e")
-    check_fits(d)
+    d.checked_text()
     press_next(d)
     d.press("down", " ")
-    check_fits(d)
+    d.checked_text()
     d.press("tab")
     d.type("/dev/" + "x" * 70)
-    check_fits(d)
+    d.checked_text()
     replace_text(d, "")
     d.press("shift tab", "down", " ")
     press_next(d)
     d.press(" ", "down", " ")
-    check_fits(d)
+    d.checked_text()
     press_next(d)
-    check_fits(d)
+    d.checked_text()
     tabs(d, 4)
     d.press(" ")
-    check_fits(d)
+    d.checked_text()

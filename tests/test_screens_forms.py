@@ -39,17 +39,6 @@ def driver(machine: Machine, *screens: type, basic: bool = True) -> Driver:
     return Driver(FakeBackend(machine), list(screens), basic=basic)
 
 
-def shown(d: Driver) -> str:
-    """The 80x24 screen as text, after checking it fits and (basic mode) is pure ASCII."""
-    screen = d.text()
-    lines = screen.split("\n")
-    assert len(lines) == 24
-    assert all(len(line) <= 80 for line in lines), screen
-    if d.session.theme.basic:
-        assert screen.isascii(), screen
-    return screen
-
-
 def flat(text: str) -> str:
     """Text with every run of white space as one space (wrapped lines joined)."""
     return " ".join(text.split())
@@ -62,7 +51,7 @@ def go_back(d: Driver) -> None:
 
 def status(d: Driver) -> str:
     """The status line (it may wrap) between the lower rule and the buttons."""
-    lines = shown(d).split("\n")
+    lines = d.checked_text().split("\n")
     rule = max(i for i, line in enumerate(lines[:22]) if line and set(line) <= {"-", "\u2500"})
     return flat(" ".join(lines[rule + 1:22]))
 
@@ -125,7 +114,7 @@ def choose_static(d: Driver) -> None:
 
 def test_network_shows_nics_and_takes_dhcp_by_default(machine):
     d = driver(machine, Network)
-    screen = shown(d)
+    screen = d.checked_text()
     assert "52:54:00:12:34:56" in screen and "e1000e" in screen
     assert "(*) eth0" in screen and " up" in screen and "down" in screen
     assert "IPv4 address" not in screen and "Netmask" not in screen  # static only
@@ -196,7 +185,7 @@ def test_every_network_field_refuses_bad_input(machine, name, value, words):
     field = getattr(form, name)
     type_into(d, field, value)
     # the message sits right under its field (it may wrap onto more lines)
-    screen = flat(shown(d))
+    screen = flat(d.checked_text())
     label = {"address": "IPv4 address", "netmask": "Netmask or prefix",
              "gateway": "Gateway (optional)", "vlan": "VLAN id (optional)",
              "hostname": "Hostname", "dns1": "DNS server 1", "dns2": "DNS server 2",
@@ -247,7 +236,7 @@ def test_dhcp_hides_and_ignores_static_fields(machine):
     assert not can_next(d)
     tab_to(d, form.method._group[0])
     d.press(" ")
-    screen = shown(d)
+    screen = d.checked_text()
     assert "IPv4 address" not in screen and "Gateway" not in screen
     assert can_next(d)
     press_next(d)
@@ -264,7 +253,7 @@ def test_skip_network_setup(machine):
     screen = d.screen
     tab_to(d, screen.skip_box)
     d.press(" ")
-    text = shown(d)
+    text = d.checked_text()
     assert "[X] Skip network setup for now" in text
     assert "setup console" in text and "Hostname" not in text
     assert can_next(d)
@@ -277,7 +266,7 @@ def test_skip_network_setup(machine):
 
 def test_no_nics_only_allows_skipping(machine):
     d = driver(dataclasses.replace(machine, nics=[]), Network)
-    text = shown(d)
+    text = d.checked_text()
     assert "no network interface" in text
     assert can_next(d)
     press_next(d)
@@ -291,7 +280,7 @@ def test_default_nic_is_the_first_with_link_and_can_be_changed(machine):
     d = driver(dataclasses.replace(machine, nics=nics), Network)
     form = form_of(d)
     assert form.nic == "eno2"
-    assert "(*) eno2" in shown(d)
+    assert "(*) eno2" in d.checked_text()
     tab_to(d, form.table.walker[1])
     d.press("down", " ")
     assert form.nic == "eno3"
@@ -344,7 +333,7 @@ def test_back_and_next_keep_network_entries(machine):
 def test_network_fits_in_rich_mode_too(machine):
     d = driver(machine, Network, basic=False)
     choose_static(d)
-    shown(d)
+    d.checked_text()
 
 
 # ---------------------------------------------------------------------------- Password
@@ -359,10 +348,10 @@ def pw_form(d: Driver) -> PasswordForm:
 def test_password_too_short(machine):
     d = driver(machine, Password)
     form = pw_form(d)
-    assert "admin" in shown(d)
+    assert "admin" in d.checked_text()
     assert status(d) == "Enter a password."
     type_into(d, form.first, "abc")
-    text = shown(d)
+    text = d.checked_text()
     short = f"The password is too short: use at least {passwords.MIN_LENGTH} characters."
     assert short in text.split("Again")[0]  # under the first field
     assert status(d) == short
@@ -376,12 +365,12 @@ def test_password_mismatch_under_the_second_field(machine):
     type_into(d, form.first, PASSWORD)
     assert status(d) == "Type the password again in the second field."
     type_into(d, form.second, PASSWORD + "x")
-    text = " ".join(line.strip() for line in shown(d).split("\n")[:20])
+    text = " ".join(line.strip() for line in d.checked_text().split("\n")[:20])
     assert text.split("Again", 1)[1].lstrip("* ").startswith(MISMATCH)
     assert status(d) == MISMATCH
     assert not can_next(d)
     type_into(d, form.second, PASSWORD)
-    assert MISMATCH not in shown(d) and can_next(d)
+    assert MISMATCH not in d.checked_text() and can_next(d)
 
 
 def test_weak_password_is_a_notice_only(machine):
@@ -389,7 +378,7 @@ def test_weak_password_is_a_notice_only(machine):
     form = pw_form(d)
     type_into(d, form.first, "password1")
     type_into(d, form.second, "password1")
-    text = shown(d)
+    text = d.checked_text()
     assert "Weak password" in text.split("Again")[0]
     assert form.notice and form.errors() is None and can_next(d)
     press_next(d)
@@ -422,7 +411,7 @@ def test_plain_password_never_shown_or_in_the_plan(machine):
     form = pw_form(d)
     type_into(d, form.first, PASSWORD)
     type_into(d, form.second, PASSWORD)
-    assert PASSWORD not in shown(d)
+    assert PASSWORD not in d.checked_text()
     press_next(d)
     text = scrolled(d)
     assert PASSWORD not in text
@@ -468,9 +457,9 @@ def confirm_driver(machine: Machine, *before: type, boot: int = 0,
 
 def scrolled(d: Driver, presses: int = 25) -> str:
     """Every screen seen while scrolling down with the arrow key."""
-    seen = [shown(d)]
+    seen = [d.checked_text()]
     for _ in range(presses):
-        seen.append(shown(d.press("down")))
+        seen.append(d.press("down").checked_text())
     return "\n".join(seen)
 
 
@@ -483,7 +472,7 @@ def confirm_box(d: Driver) -> urwid.CheckBox:
 def test_confirm_lists_disks_and_needs_the_tick(machine):
     machine = with_node(machine)
     d = confirm_driver(machine, extra=(1,))
-    text = shown(d)
+    text = d.checked_text()
     assert "These disks will be ERASED:" in text
     assert "ERASE /dev/sda (ATA ST500DM002, 480.0 GiB, ata, serial Z3T8K1AB)" in text
     assert "WDC WD20EFRX" in text and "WD-WCC4M0123456" in text
@@ -498,7 +487,7 @@ def test_confirm_lists_disks_and_needs_the_tick(machine):
               for attr, _cs, text in row if text.strip()}
     assert styles["ERASE /dev/sda (ATA ST500DM002, 480.0 GiB, ata, serial Z3T8K1AB)"] == "erase"
     d.press(" ")
-    assert can_next(d) and "[ Install ]" in shown(d) and status(d) == ""
+    assert can_next(d) and "[ Install ]" in d.checked_text() and status(d) == ""
     press_next(d)
     plan = d.session.plan
     assert plan.reinstall is True
@@ -542,7 +531,7 @@ def test_confirm_layout_error_blocks_install(machine):
     box.set_state(True)
     d.press("tab", "shift tab")
     assert "is too small" in status(d)
-    assert "is too small" in shown(d)
+    assert "is too small" in d.checked_text()
     assert not can_next(d)
 
 

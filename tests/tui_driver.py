@@ -42,6 +42,17 @@ class Driver:
         canvas = self.app.top.render(size, focus=True)
         return "\n".join(line.decode("utf-8", "replace").rstrip() for line in canvas.text)
 
+    def checked_text(self) -> str:
+        """The 80x24 screen as text, after checking that it has 24 lines of at most 80
+        columns and, in basic mode, nothing but ASCII."""
+        shown = self.text()
+        lines = shown.split("\n")
+        assert len(lines) == 24
+        assert all(len(line) <= 80 for line in lines), shown
+        if self.session.theme.basic:
+            assert shown.isascii(), [line for line in lines if not line.isascii()]
+        return shown
+
     @property
     def screen(self) -> Screen:
         return self.app.screen
