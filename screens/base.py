@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import urwid
 
-from installer.layout import is_flash
 from installer.machine import Disk
 from installer.plan import DiskSelector, InstallPlan
 
@@ -38,7 +37,7 @@ class Session:
 
     @property
     def layout_kind(self) -> str:
-        return "flash" if self.boot_disk and is_flash(self.boot_disk) else "hdd"
+        return self.backend.facts.layout_kind(self.boot_disk) if self.boot_disk else "hdd"
 
     @property
     def disks(self) -> list[Disk]:

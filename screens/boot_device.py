@@ -13,7 +13,7 @@ from typing import Any
 
 import urwid
 
-from installer.layout import human_size, is_flash, space_left
+from installer.layout import human_size, is_flash
 from installer.machine import Disk
 from ovirt_node_setup.errors import ValidationError
 
@@ -193,11 +193,8 @@ class BootDevice(Screen):
 
     def _too_small(self, disk: Disk) -> str | None:
         """A sentence when the partitions outside HostVG do not fit ``disk`` as sized now."""
-        facts = self.session.backend.facts
         # the flash layout is exactly the partitions every boot disk carries
-        left = space_left(self.session.plan, [disk], kind="flash",
-                          image_bytes=facts.image.size_bytes,
-                          memory_mb=facts.machine.memory_mb)
+        left = self.session.backend.facts.space_left(self.session.plan, [disk], "flash")
         if left >= 0:
             return None
         return (f"{disk.shown_path} is {human_size(-left)} too small for the boot partitions "

@@ -15,7 +15,7 @@ from typing import Any
 
 import urwid
 
-from installer.layout import ROOT_HEADROOM, auto_swap_mb, human_size, space_left
+from installer.layout import ROOT_HEADROOM, auto_swap_mb, human_size
 from installer.plan import InstallPlan
 from ovirt_node_setup.errors import ValidationError
 from ovirt_node_setup.settings import Settings
@@ -51,12 +51,10 @@ class Storage(Screen):
 
     def build(self) -> urwid.Widget:
         facts = self.session.backend.facts
-        self.image_bytes: int = facts.image.size_bytes
-        self.memory_mb: int = facts.machine.memory_mb
-        self.root_min_mb = math.ceil(self.image_bytes * ROOT_HEADROOM / MiB)
+        self.root_min_mb = math.ceil(facts.image.size_bytes * ROOT_HEADROOM / MiB)
         sizes = self.session.plan.sizes_mb()
         if sizes["swap_mb"] is None:
-            sizes["swap_mb"] = auto_swap_mb(self.memory_mb)
+            sizes["swap_mb"] = auto_swap_mb(facts.machine.memory_mb)
         self.fields: dict[str, Field] = {}
         for name in NAMES:
             value = sizes[name]
@@ -143,8 +141,7 @@ class Storage(Screen):
         return plan
 
     def _space_left(self, values: dict[str, int], disks: list[Any], kind: str) -> int:
-        return space_left(self._plan(values), disks, kind=kind,
-                          image_bytes=self.image_bytes, memory_mb=self.memory_mb)
+        return self.session.backend.facts.space_left(self._plan(values), disks, kind)
 
     def _left(self) -> int | None:
         values = self._values()
