@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from . import bootparams
 from .cli import EXIT_OK, ArgumentParser, common_arguments, run
 from .errors import ValidationError
+from .installer_tui import terminal_name
 
 if TYPE_CHECKING:
     from installer.image import ImageSource
@@ -154,10 +155,7 @@ def on_serial_console(kernel_args: list[str]) -> bool:
     """Whether the install runs on a serial line: stdin is one, or the boot said so."""
     if any(arg.startswith("console=ttyS") for arg in kernel_args):
         return True
-    try:
-        return os.ttyname(sys.stdin.fileno()).startswith("/dev/ttyS")
-    except OSError:
-        return False
+    return terminal_name().startswith("/dev/ttyS")
 
 
 def _main(args: argparse.Namespace) -> int:

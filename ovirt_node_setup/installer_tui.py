@@ -26,6 +26,7 @@ CONSOLE_TTY = re.compile(r"/dev/(tty\d+|console|ttyS\d+)")
 
 
 def terminal_name() -> str:
+    """The terminal on stdin ("/dev/ttyS0", "/dev/pts/3"), or "" when it is none."""
     try:
         return os.ttyname(sys.stdin.fileno())
     except OSError:
