@@ -14,7 +14,11 @@ rewrites the menu, without touching the other):
   the host's own disks).
 - ``EFI/BOOT/grub.cfg``: the one menu of both, from ``data/grub.cfg.in``.
 - ``EFI/BOOT/grubenv``: grub's environment block, where ``next_entry`` picks the entry
-  of the next boot once, without editing the menu.
+  of the next boot once, without editing the menu, and ``boot_trial`` follows the first
+  boot of an upgraded image (installer/slots.py).
+- ``EFI/BOOT/menu.json``: what the menu was made from besides the slots' images (the
+  carried kernel parameters, the console, the timeout), so that an upgrade writes the
+  same menu for the new image.
 
 Both grub images carry the same small early config: find the ESP by the UUID of its FAT
 filesystem (a random number given by mkfs, so a second node disk or a stick in the same
@@ -31,6 +35,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ovirt_node_setup.errors import ValidationError
@@ -309,6 +314,47 @@ def set_next_entry(esp: str, entry: str) -> None:
     write_env(esp, next_entry=entry)
 
 
+@dataclass(frozen=True)
+class MenuOptions:
+    """What the menu carries besides the images: kept on the ESP for upgrades."""
+
+    kernel_args: tuple[str, ...] = ()
+    serial_console: bool = False
+    timeout: int = 5
+
+
+MENU_OPTIONS = "menu.json"
+
+
+def write_menu_options(esp: str, options: MenuOptions) -> None:
+    """Keep ``options`` on the ESP, beside the menu made from them."""
+    _esp_mkdirs(esp)
+    with tempfile.TemporaryDirectory(prefix="menuopts-") as tmp:
+        local = os.path.join(tmp, MENU_OPTIONS)
+        Path(local).write_text(json.dumps(asdict(options), indent=1) + "\n", encoding="utf-8")
+        _esp_put(esp, local, MENU_OPTIONS)
+
+
+def read_menu_options(esp: str) -> MenuOptions:
+    """The options the installed menu was made from; ``ValidationError`` if the ESP does
+    not have them (a disk not installed by this installer) or they cannot be read."""
+    where = f"{ESP_DIR}/{MENU_OPTIONS}"
+    if not _esp_exists(esp, where):
+        raise ValidationError(f"The EFI system partition {esp} has no {MENU_OPTIONS}: this "
+                              "node was not installed by this installer; reinstall it instead.")
+    raw = run(["mcopy", "-i", esp, where, "-"], input=b"").stdout
+    try:
+        data = json.loads(raw)
+        options = MenuOptions(tuple(data["kernel_args"]), bool(data["serial_console"]),
+                              int(data["timeout"]))
+        if not all(isinstance(a, str) for a in options.kernel_args):
+            raise TypeError("kernel_args must be strings")
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValidationError(f"The boot menu options on {esp} cannot be read ({err}); "
+                              "reinstall the node instead.") from None
+    return options
+
+
 # -- grub images ----------------------------------------------------------------------
 
 def _grub_tool(name: str) -> str:
@@ -444,6 +490,7 @@ def install_bootloader(disk: str, esp: str, *, product: str, version: str, relea
         _esp_put(esp, efi_image, "BOOTX64.EFI")
         _esp_put(esp, env, "grubenv")
         write_menu(esp, menu)
+        write_menu_options(esp, MenuOptions(tuple(kernel_args), serial_console, timeout))
         if bios_boot is None:
             log.warning("%s has sectors of more than 512 bytes: it will boot by UEFI only, "
                         "grub for BIOS is not installed", disk)

@@ -1,0 +1,178 @@
+"""The two image slots of an installed node: what each holds, and which one must survive.
+
+A node disk (DESIGN.md) has two ext4 slots, found by their filesystem labels: ``Root``,
+which the menu boots by default, and ``RootBackup``, the image before it. While an
+upgrade writes a slot, that slot is labelled ``RootNext``, which no menu entry boots.
+
+grub's environment on the ESP follows the first boot of an upgraded image in the
+variable ``boot_trial``:
+
+- unset or empty: no trial; the image in Root boots.
+- ``pending``: an upgrade finished; the next boot tries Root once (grub writes
+  ``trying`` before it boots it).
+- ``trying``: Root was booted and has not said that it came up. Found so at the next
+  boot, the trial failed: grub writes ``failed``.
+- ``failed``: grub boots RootBackup, the image that worked, until an upgrade or a
+  rollback clears the trial.
+
+The booted system clears ``trying`` once it is up (``data/boot-ok.sh``).
+
+Everything here reads the disk without mounting it: labels with blkid, the slots'
+``version`` files with debugfs, grub's environment and menu options with mtools.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from ovirt_node_setup.errors import ValidationError
+from ovirt_node_setup.shellvars import ShellVarsFile
+
+from . import bootloader, filesystems, partition
+from .commands import CommandFailed, run
+from .loopdev import wait_for_partitions
+from .machine import ImageInfo
+
+log = logging.getLogger(__name__)
+
+ROOT, BACKUP, NEXT = "Root", "RootBackup", "RootNext"
+SLOT_LABELS = (ROOT, BACKUP, NEXT)
+
+TRIAL = "boot_trial"
+PENDING, TRYING, FAILED = "pending", "trying", "failed"
+
+ESP_TYPE = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
+VERSION_FILE_MAX = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Slot:
+    label: str  # Root, RootBackup or RootNext
+    device: str  # the partition's device node
+    size_bytes: int
+    image: ImageInfo | None  # what its version file says; None: empty or unreadable
+
+
+@dataclass(frozen=True)
+class NodeDisk:
+    """An installed node's disk as it is now."""
+
+    device: str
+    esp: str
+    slots: tuple[Slot, ...]
+    trial: str  # grub's boot_trial: "", pending, trying or failed
+
+    def slot(self, label: str) -> Slot | None:
+        return next((s for s in self.slots if s.label == label), None)
+
+    def keep_slot(self, booted: str | None = None) -> tuple[Slot, ImageInfo]:
+        """The slot whose image must survive an upgrade (it becomes the backup), and
+        that image.
+
+        On a running node, the booted slot (``booted``: its label). Offline, Root; but
+        RootBackup while Root's image is on trial or failed it, because only the
+        backup's image is known to boot. ``ValidationError`` if that slot holds no image.
+        """
+        if booted:
+            label = booted
+        elif self.trial in (PENDING, TRYING, FAILED) and self.slot(BACKUP):
+            label = BACKUP
+        else:
+            label = ROOT
+        slot = self.slot(label)
+        if slot is None or slot.image is None:
+            raise ValidationError(f"The {label} slot of {self.device} holds no readable image "
+                                  "to keep: reinstall the node instead.")
+        return slot, slot.image
+
+    def other_slot(self, keep: Slot) -> Slot:
+        """The slot an upgrade overwrites: the one that is not ``keep``."""
+        others = [s for s in self.slots if s.device != keep.device]
+        if not others:
+            raise ValidationError(f"{self.device} has only one image slot: reinstall the node "
+                                  "to get the second one.")
+        return others[0]
+
+
+def read_version(device: str) -> ImageInfo | None:
+    """The image named by the ``version`` file of the ext4 slot ``device`` (unmounted)."""
+    try:
+        out = run(["debugfs", "-R", "cat /version", device], check=False).stdout
+        if not out or len(out) > VERSION_FILE_MAX:
+            return None
+        values = ShellVarsFile.parse(out.decode("utf-8", errors="replace"))
+    except (CommandFailed, ValidationError, OSError) as err:
+        log.info("cannot read the version file on %s: %s", device, err)
+        return None
+    product, version = values.get("PRODUCT") or "", values.get("VERSION") or ""
+    if not (product and version):
+        return None
+    return ImageInfo(product, version, values.get("RELEASE") or "", 0)
+
+
+def read_node(device: str) -> NodeDisk:
+    """The slots, ESP and boot trial of the node on ``device``; ``ValidationError`` if
+    it holds no node this installer made."""
+    table = partition.read_table(device)
+    if table:
+        wait_for_partitions(device, max(p.number for p in table))
+    slots: list[Slot] = []
+    esp = ""
+    for part in table:
+        if part.type_uuid == ESP_TYPE or "esp" in part.flags:
+            esp = esp or part.path
+            continue
+        try:
+            label = filesystems.label_of(part.path)
+        except CommandFailed as err:
+            log.info("skipping %s: %s", part.path, err)
+            continue
+        if label in SLOT_LABELS:
+            slots.append(Slot(label, part.path, part.size_bytes, read_version(part.path)))
+    if not esp or not any(s.label in (ROOT, BACKUP) for s in slots):
+        raise ValidationError(f"{device} holds no installed node (no EFI system partition "
+                              "and Root slot): install one instead of upgrading.")
+    labels = [s.label for s in slots]
+    if len(set(labels)) != len(labels):
+        raise ValidationError(f"{device} has two slots labelled alike ({', '.join(labels)}): "
+                              "reinstall the node.")
+    trial = bootloader.read_env(esp).get(TRIAL, "")
+    return NodeDisk(device, esp, tuple(slots), trial)
+
+
+# -- comparing versions -----------------------------------------------------------------
+
+_SEGMENT = re.compile(r"\d+|[A-Za-z]+")
+
+
+def _compare_text(a: str, b: str) -> int:
+    """rpm's way: digit runs compare as numbers and beat letter runs; more runs win."""
+    for left, right in zip(_SEGMENT.findall(a), _SEGMENT.findall(b)):
+        if left.isdigit() != right.isdigit():
+            return 1 if left.isdigit() else -1
+        if left.isdigit():
+            left_n, right_n = int(left), int(right)
+            if left_n != right_n:
+                return 1 if left_n > right_n else -1
+        elif left != right:
+            return 1 if left > right else -1
+    count_a, count_b = len(_SEGMENT.findall(a)), len(_SEGMENT.findall(b))
+    return (count_a > count_b) - (count_a < count_b)
+
+
+def compare_versions(a: ImageInfo, b: ImageInfo) -> int:
+    """-1, 0 or 1 as ``a``'s version-release is older than, the same as, or newer than
+    ``b``'s (the product is not compared)."""
+    return _compare_text(a.version, b.version) or _compare_text(a.release, b.release)
+
+
+def parse_described(text: str) -> ImageInfo | None:
+    """``"PRODUCT VERSION-RELEASE"`` (as ``ImageInfo.describe`` writes it) read back;
+    None when ``text`` is not of that form. Versions and releases have no ``-`` (rpm)."""
+    product, _, version_release = text.strip().rpartition(" ")
+    version, _, release = version_release.partition("-")
+    if not product or not version or "-" in release:
+        return None
+    return ImageInfo(product, version, release, 0)
