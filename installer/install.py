@@ -23,6 +23,7 @@ from .layout import Layout, PartitionSpec
 from .machine import Disk
 from .mounts import mounted
 from .plan import InstallPlan
+from .slots import ADMIN_HASH
 from .steps import BytesProgress, Report, Step, StepFailed, run_steps
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,6 @@ log = logging.getLogger(__name__)
 PERSISTED = "/etc/default/ovirt"
 """Persisted always: the settings, replayed by early boot from /config."""
 
-ADMIN_HASH = "ovirt-node/admin.hash"
-"""Where the admin password's crypt hash waits in /config for the node to apply it."""
 
 
 @dataclass

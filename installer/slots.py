@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 
 ROOT, BACKUP, NEXT = "Root", "RootBackup", "RootNext"
 SLOT_LABELS = (ROOT, BACKUP, NEXT)
+CONFIG = "CONFIG"
+
+ADMIN_USER = "admin"
+ADMIN_HASH = "ovirt-node/admin.hash"
+"""Where the installer leaves the admin password's hash in /config for the node."""
 
 TRIAL = "boot_trial"
 PENDING, TRYING, FAILED = "pending", "trying", "failed"
@@ -63,6 +68,7 @@ class NodeDisk:
     esp: str
     slots: tuple[Slot, ...]
     trial: str  # grub's boot_trial: "", pending, trying or failed
+    config: str = ""  # the CONFIG partition, if there is one
 
     def slot(self, label: str) -> Slot | None:
         return next((s for s in self.slots if s.label == label), None)
@@ -119,7 +125,7 @@ def read_node(device: str) -> NodeDisk:
     if table:
         wait_for_partitions(device, max(p.number for p in table))
     slots: list[Slot] = []
-    esp = ""
+    esp = config = ""
     for part in table:
         if part.type_uuid == ESP_TYPE or "esp" in part.flags:
             esp = esp or part.path
@@ -129,7 +135,9 @@ def read_node(device: str) -> NodeDisk:
         except CommandFailed as err:
             log.info("skipping %s: %s", part.path, err)
             continue
-        if label in SLOT_LABELS:
+        if label == CONFIG:
+            config = config or part.path
+        elif label in SLOT_LABELS:
             slots.append(Slot(label, part.path, part.size_bytes, read_version(part.path)))
     if not esp or not any(s.label in (ROOT, BACKUP) for s in slots):
         raise ValidationError(f"{device} holds no installed node (no EFI system partition "
@@ -139,7 +147,27 @@ def read_node(device: str) -> NodeDisk:
         raise ValidationError(f"{device} has two slots labelled alike ({', '.join(labels)}): "
                               "reinstall the node.")
     trial = bootloader.read_env(esp).get(TRIAL, "")
-    return NodeDisk(device, esp, tuple(slots), trial)
+    return NodeDisk(device, esp, tuple(slots), trial, config)
+
+
+def _config_file(config: str, path: str) -> str:
+    """A small text file of the unmounted CONFIG filesystem; "" if it is not there."""
+    out = run(["debugfs", "-R", f"cat {path}", config], check=False).stdout
+    return out[:VERSION_FILE_MAX].decode("utf-8", errors="replace")
+
+
+def read_admin_hash(node: NodeDisk) -> str:
+    """The crypt hash of the node's admin password, from its CONFIG partition: the
+    persisted /etc/shadow once the node applied it, else the hash the installer left in
+    ``ADMIN_HASH``; "" when the node has none."""
+    if not node.config:
+        return ""
+    for line in _config_file(node.config, "/etc/shadow").splitlines():
+        fields = line.split(":")
+        if fields[0] == ADMIN_USER and len(fields) > 1 and fields[1].startswith("$"):
+            return fields[1]
+    found = _config_file(node.config, "/" + ADMIN_HASH).strip()
+    return found if found.startswith("$") else ""
 
 
 # -- comparing versions -----------------------------------------------------------------

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from installer.steps import StepFailed
+
 from .errors import ValidationError
 from .logsetup import setup_logging
 from .redaction import redact
@@ -52,6 +54,10 @@ def run(command: str, parser: argparse.ArgumentParser,
         log.info("refused: %s", err)
         print(redact(f"{command}: {err}"), file=sys.stderr)
         return EXIT_USAGE
+    except StepFailed as err:
+        where = f"; details are in {log_file}" if log_file else ""
+        print(redact(f"{command}: {err}{where}"), file=sys.stderr)
+        return EXIT_FAILED
     except BrokenPipeError:  # the reader left (``| head``): stop quietly, as cat does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED

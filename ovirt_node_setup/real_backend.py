@@ -18,17 +18,17 @@ from installer.discovery import discover_disks, discover_nics, memory_mb
 from installer.image import ImageSource
 from installer.machine import Disk, ImageInfo, Machine
 from installer.plan import InstallPlan
+from installer.slots import read_admin_hash, read_version
 from installer.steps import Report
 
 from . import keymaps
 from .auto_install import LIVE_IMAGE, installed_sentence, prepare_install
 from .errors import ValidationError
 from .install_backend import Facts
-from .shellvars import ShellVarsFile
+from .node_upgrade import opened_node, upgrade_disk
+from .passwords import verify_password
 
 log = logging.getLogger(__name__)
-
-VERSION_FILE_MAX = 64 * 1024
 
 
 class RealBackend:
@@ -78,6 +78,24 @@ class RealBackend:
             install.run(report)
             where = ", ".join(d.shown_path for d in [install.layout.disk, *install.extra_disks])
             return installed_sentence(install, where)
+
+    def _node_path(self, disk: Disk) -> str:
+        return disk.backing_file or disk.path
+
+    def has_admin_password(self, disk: Disk) -> bool:
+        with opened_node(self._node_path(disk)) as node:
+            return bool(read_admin_hash(node))
+
+    def check_admin_password(self, disk: Disk, password: str) -> bool:
+        with opened_node(self._node_path(disk)) as node:
+            found = read_admin_hash(node)
+        return bool(found) and verify_password(password, found)
+
+    def upgrade(self, disk: Disk, report: Report) -> str:
+        # The installer runs from other media: the node is offline, and the user chose
+        # Upgrade or Downgrade knowing the versions.
+        return upgrade_disk(self._node_path(disk), self.source, report,
+                            shown=disk.shown_path, downgrade=True)
 
     def reboot(self) -> None:
         if not self.can_reboot:
@@ -155,17 +173,10 @@ def installed_version(disk: Disk) -> str:
     try:
         for part in disk.partitions:
             label = run(["blkid", "-p", "-s", "LABEL", "-o", "value", part], check=False)
-            if label.stdout.decode(errors="replace").strip() != "Root":
-                continue
-            out = run(["debugfs", "-R", "cat /version", part], check=False).stdout
-            if not out or len(out) > VERSION_FILE_MAX:
-                return ""
-            values = ShellVarsFile.parse(out.decode("utf-8", errors="replace"))
-            product, version = values.get("PRODUCT") or "", values.get("VERSION") or ""
-            if not (product and version):
-                return ""
-            return ImageInfo(product, version, values.get("RELEASE") or "", 0).describe()
-    except (CommandFailed, ValidationError, OSError) as err:
+            if label.stdout.decode(errors="replace").strip() == "Root":
+                image = read_version(part)
+                return image.describe() if image else ""
+    except (CommandFailed, OSError) as err:
         log.info("cannot read the installed version on %s: %s", disk.shown_path, err)
     return ""
 

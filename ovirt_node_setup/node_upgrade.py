@@ -1,0 +1,126 @@
+"""Upgrading a node's disk, for ``ovirt-node-upgrade`` and the installer's Upgrade choice.
+
+The disk is a block device, or an image file (a VM's disk) attached to a loop device for
+the time of the work. On a running node the disk and the slot to keep are found from
+the kernel command line (``root=live:LABEL=...``), and ``stateless`` refuses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from installer import loopdev
+from installer.commands import run
+from installer.image import ImageSource
+from installer.machine import ImageInfo
+from installer.slots import BACKUP, ROOT, SLOT_LABELS, NodeDisk, read_node
+from installer.steps import Report
+from installer.upgrade import Upgrade, plan_upgrade
+
+from .errors import ValidationError
+
+log = logging.getLogger(__name__)
+
+STATELESS = ("The node runs stateless (stateless on the kernel command line): it touches no "
+             "local disk, so it cannot be upgraded in place; upgrade the PXE image instead.")
+
+
+def _is_image_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        raise ValidationError(f"The disk {path} does not exist: give the node's disk or "
+                              "image file.") from None
+
+
+@contextmanager
+def opened_node(path: str) -> Iterator[NodeDisk]:
+    """The node on ``path`` (a disk, or an image file attached to a loop device until the
+    block ends); ``ValidationError`` if it holds none."""
+    if _is_image_file(path):
+        with loopdev.attached(path) as device:
+            yield read_node(device)
+    elif stat.S_ISBLK(os.stat(path).st_mode):
+        yield read_node(path)
+    else:
+        raise ValidationError(f"{path} is neither a disk nor an image file: give the node's "
+                              "disk.")
+
+
+def booted_slot(cmdline: str) -> str | None:
+    """The slot label this system booted from (Root or RootBackup), or None when it did
+    not boot from an installed node's slot."""
+    for word in reversed(cmdline.split()):
+        if word.startswith("root="):
+            label = word.removeprefix("root=live:LABEL=")
+            return label if label in (ROOT, BACKUP) else None
+    return None
+
+
+def running_node_disk(cmdline: str) -> tuple[str, str]:
+    """(disk, booted slot label) of the running node; ``ValidationError`` when this
+    system is stateless or not booted from an installed node."""
+    if "stateless" in cmdline.split():
+        raise ValidationError(STATELESS)
+    slot = booted_slot(cmdline)
+    if slot is None:
+        raise ValidationError("This system was not booted from an installed node's slot "
+                              "(no root=live:LABEL=Root on the kernel command line): give "
+                              "the node's disk with --disk.")
+    result = run(["blkid", "-L", slot], check=False)
+    partition = result.stdout.decode().strip()
+    if result.returncode != 0 or not partition:
+        raise ValidationError(f"No disk has the slot labelled {slot} this system booted from: "
+                              "give the node's disk with --disk.")
+    name = os.path.basename(os.path.realpath(partition))
+    parent = os.path.realpath(f"/sys/class/block/{name}/..")
+    return f"/dev/{os.path.basename(parent)}", slot
+
+
+def prepare(node: NodeDisk, source: ImageSource, *, shown: str, booted: str | None = None,
+            downgrade: bool = False, force: bool = False) -> Upgrade:
+    """The checked upgrade of ``node`` to ``source``; nothing is written yet."""
+    image = ImageInfo(source.product, source.version, source.release, source.total_bytes)
+    return plan_upgrade(node, image, source, shown=shown, booted=booted,
+                        downgrade=downgrade, force=force)
+
+
+def upgraded_sentence(upgrade: Upgrade) -> str:
+    return (f"Upgraded {upgrade.shown} to {upgrade.image.describe()}; "
+            f"{upgrade.kept.describe()} stays as the backup image. The next boot tries the "
+            "new image once and falls back to the backup if it does not come up.")
+
+
+def upgrade_disk(path: str, source: ImageSource, report: Report, *, shown: str | None = None,
+                 booted: str | None = None, downgrade: bool = False,
+                 force: bool = False) -> str:
+    """Upgrade the node on ``path`` to ``source``; one sentence saying what was done."""
+    with opened_node(path) as node:
+        upgrade = prepare(node, source, shown=shown or path, booted=booted,
+                          downgrade=downgrade, force=force)
+        upgrade.run(report)
+        return upgraded_sentence(upgrade)
+
+
+def describe_node(node: NodeDisk, shown: str) -> list[str]:
+    """What ``ovirt-node-upgrade --status`` prints: the slots and the boot trial."""
+    lines = [f"{shown}:"]
+    for slot in sorted(node.slots, key=lambda s: SLOT_LABELS.index(s.label)):
+        image = slot.image.describe() if slot.image else "no image"
+        number = re.search(r"\d+$", slot.device)
+        where = f"partition {number.group()}" if number else slot.device
+        lines.append(f"  slot {slot.label:<10} ({where}): {image}")
+    trial = {
+        "": "no boot trial: the Root slot boots",
+        "pending": "an upgrade waits for its first boot: the next boot tries the Root slot",
+        "trying": "the Root slot was booted and has not reported that it came up",
+        "failed": "the upgraded image did not come up: the RootBackup slot boots",
+    }.get(node.trial, f"unknown boot trial state {node.trial!r}")
+    lines.append(f"  {trial}")
+    return lines
+
