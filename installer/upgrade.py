@@ -133,6 +133,12 @@ def plan_upgrade(node: NodeDisk, image: ImageInfo, source: ImageSource | None, *
         raise ValidationError(
             f"{shown} runs {kept.describe()} and the image is {image.describe()}: an upgrade "
             "keeps the product; reinstall to change it.")
+    waiting = target.image
+    if (node.trial == PENDING and target.label == ROOT and waiting and not force
+            and waiting.product == image.product and compare_versions(image, waiting) == 0):
+        raise AlreadyInstalled(f"{shown} already has {waiting.describe()} waiting for its "
+                               "first boot: nothing to upgrade (give --force to write it "
+                               "again).")
     order = compare_versions(image, kept)
     if order == 0 and not force:
         raise AlreadyInstalled(f"{shown} already runs {kept.describe()}: nothing to upgrade "

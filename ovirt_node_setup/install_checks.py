@@ -17,8 +17,12 @@ def check_plan(plan: InstallPlan) -> None:
         raise ValidationError("This node was booted 'stateless': it touches no local storage, "
                               "so it refuses to install; boot without 'stateless' to install.")
     action = plan.effective_action
+    if action == "upgrade":
+        raise ValidationError("The 'upgrade' boot parameter upgrades the installed node "
+                              "with --auto (or use ovirt-node-upgrade); it is no install.")
     if action not in (None, "install"):
-        raise ValidationError(f"The '{action}' action is not available yet; only install is.")
+        raise ValidationError(f"The '{action}' action is not available yet; only install and "
+                              "upgrade are.")
     missing = plan.missing_for_unattended()
     if missing:
         raise ValidationError("An unattended install needs " + " and ".join(missing) + ".")

@@ -165,9 +165,11 @@ def _main(args: argparse.Namespace) -> int:
         if args.machine:
             raise ValidationError("--machine describes a machine for a dry run; --auto "
                                   "installs for real: give one of them.")
-        from .auto_install import auto_install
+        from .auto_install import LIVE_IMAGE, auto_install
 
         plan = bootparams.parse(read_cmdline(args))
+        if plan.effective_action == "upgrade":
+            return _auto_upgrade(plan, args.source or LIVE_IMAGE)
         print(auto_install(plan, args.source, layout_kind=args.layout,
                            serial_console=args.serial or on_serial_console(plan.kernel_args)))
         return EXIT_OK
@@ -179,6 +181,20 @@ def _main(args: argparse.Namespace) -> int:
     log.info("explained a plan for %d disk(s)", len(plan["disks"]))
     json.dump(plan, sys.stdout, indent=2)
     sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def _auto_upgrade(plan: InstallPlan, source: str) -> int:
+    from installer.upgrade import AlreadyInstalled
+
+    from .console_progress import ConsoleProgress
+    from .node_upgrade import auto_upgrade
+
+    try:
+        print(auto_upgrade(plan, source, ConsoleProgress(sys.stdout,
+                                                         redraw=sys.stdout.isatty())))
+    except AlreadyInstalled as err:
+        print(f"{COMMAND}: {err}")
     return EXIT_OK
 
 

@@ -18,6 +18,7 @@ from installer import loopdev
 from installer.commands import run
 from installer.image import ImageSource
 from installer.machine import ImageInfo
+from installer.plan import InstallPlan
 from installer.slots import BACKUP, ROOT, SLOT_LABELS, NodeDisk, read_node
 from installer.steps import Report
 from installer.upgrade import Upgrade, plan_upgrade
@@ -124,3 +125,38 @@ def describe_node(node: NodeDisk, shown: str) -> list[str]:
     lines.append(f"  {trial}")
     return lines
 
+
+
+def _auto_target(plan: InstallPlan) -> str:
+    """The disk the ``upgrade`` boot parameter means: storage_init's, or the only disk of
+    this machine that holds a node."""
+    from installer.discovery import discover_disks
+    from installer.selectors import resolve_disk
+
+    if len(plan.disks) > 1:
+        raise ValidationError("'upgrade' upgrades one node: give storage_init one disk, the "
+                              "one that holds the node.")
+    if plan.disks:
+        selector = plan.disks[0]
+        if selector.path and os.path.isfile(selector.path):
+            return selector.path
+        return resolve_disk(selector, discover_disks(include_loop=True)).path
+    nodes = [d for d in discover_disks() if d.holds_node]
+    if len(nodes) != 1:
+        found = ", ".join(d.shown_path for d in nodes) or "none"
+        raise ValidationError(f"'upgrade' needs exactly one disk holding a node, and this "
+                              f"machine has {len(nodes)} ({found}): give storage_init=DISK.")
+    return nodes[0].path
+
+
+def auto_upgrade(plan: InstallPlan, source_path: str, report: Report) -> str:
+    """The ``upgrade`` boot parameter: upgrade the node on its disk from ``source_path``
+    (the live media, for a PXE or CD boot); one sentence saying what was done."""
+    if plan.stateless:
+        raise ValidationError(STATELESS)
+    if plan.reinstall:
+        raise ValidationError("'upgrade' keeps the installed node, and 'firstboot' or "
+                              "'reinstall' overwrite it: give only one of them.")
+    path = _auto_target(plan)
+    with ImageSource.open(source_path) as source:
+        return upgrade_disk(path, source, report)

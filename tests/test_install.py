@@ -96,7 +96,7 @@ def test_refusals_exit_2_and_write_nothing(tmp_path, image):
         ((), "", "already holds a node"),  # no firstboot/reinstall over an installed node
         ((), "firstboot stateless", "'storage_init': cannot be used with 'stateless'"),
         (("--layout", "hdd"), "firstboot", "is too small"),
-        ((), "firstboot upgrade", "'upgrade' action is not available yet"),
+        ((), "firstboot upgrade", "'upgrade' keeps the installed node, and 'firstboot'"),
     ]
     for extra, cmdline, words in cases:
         result = install(disk, image.path, *extra, cmdline=cmdline)

@@ -7,6 +7,7 @@ booting upgraded disks is tested in qemu at the end (slow).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -34,6 +35,7 @@ from installer.slots import (
     read_version,
 )
 from installer.steps import StepFailed
+from installer.upgrade import AlreadyInstalled
 from ovirt_node_setup import node_upgrade
 from ovirt_node_setup.errors import ValidationError
 from ovirt_node_setup.passwords import hash_password, verify_password
@@ -279,6 +281,24 @@ def test_after_a_failed_trial_the_backup_is_kept_and_the_failed_image_replaced(d
     assert images_by_label(node) == {ROOT: f"{PRODUCT} 1.2-1", BACKUP: f"{PRODUCT} 1.0-1"}
 
 
+def test_the_upgrade_boot_parameter_upgrades_the_node_with_auto(disk, images):
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", str(INSTALLER), "--auto",
+         "--cmdline", f"upgrade storage_init={disk} quiet", "--source", str(images["v2"]),
+         "--log", str(disk) + ".auto.log"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].startswith(f"Upgraded {disk} to {PRODUCT} 1.1-1;")
+    assert images_by_label(node_of(disk)[0]) == {ROOT: f"{PRODUCT} 1.1-1",
+                                                 BACKUP: f"{PRODUCT} 1.0-1"}
+    again = subprocess.run(
+        [str(INSTALLER), "--auto", "--cmdline", f"upgrade storage_init={disk}", "--source",
+         str(images["v2"]), "--log", str(disk) + ".auto.log"], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == (f"ovirt-node-installer: {disk} already has {PRODUCT} 1.1-1 waiting "
+                            "for its first boot: nothing to upgrade (give --force to write it "
+                            "again).\n")
+
+
 # -- a crash at every write ----------------------------------------------------------------------
 
 class Crash(Exception):
@@ -352,7 +372,8 @@ def test_a_crash_at_any_write_leaves_a_bootable_disk_and_a_rerun_finishes(
         node, menu = node_of(disk)
         booted = grub_would_boot(node, menu)
         assert booted in (kept, f"{PRODUCT} 1.2-1"), (crash_after, node, menu)
-        _upgrade_in_process(disk, images["v3"])  # the rerun after the crash completes
+        with contextlib.suppress(AlreadyInstalled):  # when the first run finished
+            _upgrade_in_process(disk, images["v3"])  # the rerun after the crash completes
         node, menu = node_of(disk)
         assert images_by_label(node) == {ROOT: f"{PRODUCT} 1.2-1", BACKUP: kept}, crash_after
         assert node.trial == PENDING and grub_would_boot(node, menu) == f"{PRODUCT} 1.2-1"
@@ -386,3 +407,32 @@ def test_a_failed_step_is_one_sentence_naming_the_step_and_the_log(tmp_path, cap
     assert run("demo", parser, body, ["--log", str(log)]) == EXIT_FAILED
     assert capsys.readouterr().err == (
         f"demo: Step 3 (Copy the image) failed: Input/output error; details are in {log}\n")
+
+
+# -- booting an upgraded disk ----------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_an_upgraded_disk_boots_the_new_image_which_confirms_its_trial(tmp_path):
+    from tools import refimage, vm
+
+    old, new = refimage.build(), refimage.build(version="1.1", release="2")
+    disk = tmp_path / "node.img"
+    with open(disk, "wb") as handle:
+        handle.truncate(2 * GiB)
+    installed = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", str(INSTALLER), "--auto", "--serial",
+         "--cmdline", f"storage_init={disk} storage_vol=100::600:8 hostname=up2.example.com "
+         "ovirt.test_poweroff", "--source", str(old.path)],
+        capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stderr
+    result = upgrade(disk, new.path)
+    assert result.returncode == 0, result.stderr
+
+    booted = vm.boot(disk, expect=r"system up, hostname \S+", timeout=150, wait_exit=True)
+    assert booted.matched, booted.describe()
+    assert "booted oVirt Node Reference 1.1-2 from slot Root" in booted.transcript
+    assert "hostname up2.example.com" in booted.transcript  # /config survived the upgrade
+    node, _ = node_of(disk)
+    assert node.trial == ""  # the new image came up and said so: no fallback any more
+    assert images_by_label(node) == {ROOT: f"{PRODUCT} 1.1-2",
+                                     BACKUP: f"{PRODUCT} {old.version}-{old.release}"}
