@@ -13,6 +13,7 @@ setup(
     entry_points={
         "console_scripts": [
             "ovirt-node-installer = ovirt_node_setup.installer_cli:main",
+            "ovirt-node-upgrade = ovirt_node_setup.upgrade_cli:main",
         ],
     },
 )

@@ -40,6 +40,9 @@ from .steps import BytesProgress, Report, Step, run_steps
 log = logging.getLogger(__name__)
 
 
+NEXT_ENTRY = "next_entry"
+
+
 class AlreadyInstalled(ValidationError):
     """The node already runs this very image: there is nothing to do."""
 
@@ -85,7 +88,7 @@ class Upgrade:
         if self.keep.label != ROOT:
             _relabel(self.keep.device, ROOT)
         self._write_menu(self.kept, None)
-        bootloader.write_env(self.node.esp, **{TRIAL: ""})
+        bootloader.write_env(self.node.esp, **{TRIAL: "", NEXT_ENTRY: ""})
 
     def _mkfs(self, _: BytesProgress) -> None:
         filesystems.make(self.target.device, "ext4", NEXT)
@@ -98,7 +101,8 @@ class Upgrade:
 
     def _menu(self, _: BytesProgress) -> None:
         self._write_menu(self.image, self.kept)
-        bootloader.write_env(self.node.esp, **{TRIAL: PENDING})
+        # A one-shot choice of the backup entry would spend the trial without trying it.
+        bootloader.write_env(self.node.esp, **{TRIAL: PENDING, NEXT_ENTRY: ""})
 
     def _relabel(self, _: BytesProgress) -> None:
         _relabel(self.keep.device, BACKUP)

@@ -270,8 +270,11 @@ def test_install_puts_grub_for_both_firmwares_and_the_menu_on_the_disk(loop_disk
 
     bootloader.install_bootloader(device, parts[1], **MENU)
 
-    assert esp_files(parts[1]) == {"BOOTX64.EFI", "grub.cfg", "grubenv"}
+    assert esp_files(parts[1]) == {"BOOTX64.EFI", "grub.cfg", "grubenv", "menu.json"}
     assert esp_read(parts[1], "BOOTX64.EFI")[:2] == b"MZ"  # a PE image, as UEFI wants
+    # what an upgrade needs to write the same menu for another image
+    assert bootloader.read_menu_options(parts[1]) == bootloader.MenuOptions(
+        tuple(MENU["kernel_args"]), MENU["serial_console"], MENU.get("timeout", 5))
     assert esp_read(parts[1], "grub.cfg").decode() == menu()
     assert len(esp_read(parts[1], "grubenv")) == 1024
     assert bootloader.read_env(parts[1]) == {}

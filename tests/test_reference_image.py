@@ -26,6 +26,7 @@ from tools import refimage, vm
 
 REPO = Path(__file__).resolve().parent.parent
 EARLY_BOOT = REPO / "data" / "early-boot.sh"
+BOOT_OK = REPO / "data" / "boot-ok.sh"
 VERSION, RELEASE = "4.2", "7"
 BOOT_TIMEOUT = 90.0
 MiB = 1024 * 1024
@@ -72,11 +73,28 @@ def test_cache_key_covers_version_and_release() -> None:
     assert all(re.fullmatch(r"[0-9a-f]{16}", k) for k in keys)
 
 
+def test_cache_key_covers_the_boot_scripts(tmp_path: Path) -> None:
+    kernel = refimage.KernelPackage("linux-image-6.1.0-1-cloud-amd64", "6.1.1-1", "ab")
+    changed = tmp_path / "changed.sh"
+    changed.write_bytes(BOOT_OK.read_bytes() + b"# changed\n")
+    key = refimage.cache_key(kernel, "1.0", "1")
+    assert refimage.cache_key(kernel, "1.0", "1", boot_ok=changed) != key
+    assert refimage.cache_key(kernel, "1.0", "1", early_boot=changed) != key
+
+
 def test_squashfs_holds_init_and_hostname(image: refimage.Image) -> None:
     listing = subprocess.run(["unsquashfs", "-l", str(image.squashfs_path)], check=True,
                              capture_output=True, text=True).stdout.split()
-    for path in ("sbin/init", "etc/hostname", "bin/busybox", "bin/sh"):
+    for path in ("sbin/init", "etc/hostname", "bin/busybox", "bin/sh", refimage.BOOT_OK_PATH):
         assert f"squashfs-root/{path}" in listing, path
+    unpacked = subprocess.run(
+        ["unsquashfs", "-cat", str(image.squashfs_path), refimage.BOOT_OK_PATH], check=True,
+        capture_output=True).stdout
+    assert unpacked == BOOT_OK.read_bytes()
+    init = subprocess.run(["unsquashfs", "-cat", str(image.squashfs_path), "sbin/init"],
+                          check=True, capture_output=True, text=True).stdout
+    # the boot trial ends before the line tests wait for
+    assert 0 <= init.index(f"/{refimage.BOOT_OK_PATH}") < init.index("system up")
 
 
 def test_initrd_holds_init_early_boot_and_modules(image: refimage.Image) -> None:
@@ -92,10 +110,22 @@ def test_initrd_holds_init_early_boot_and_modules(image: refimage.Image) -> None
         assert f"{module}.ko" in modules, module
     # dependencies come along and load first
     assert {"virtio.ko", "virtio_ring.ko", "scsi_mod.ko", "libata.ko"} <= modules
+    # vfat with the code page and charset of the kernel's FAT defaults (boot-ok.sh)
+    assert {"fat.ko", "vfat.ko", "nls_cp437.ko", "nls_ascii.ko"} <= modules
     order = [Path(word).name for word in re.findall(r"kernel/\S+\.ko", init.decode())]
     assert order.index("virtio.ko") < order.index("virtio_blk.ko")
     assert order.index("scsi_mod.ko") < order.index("sd_mod.ko")
+    assert order.index("fat.ko") < order.index("vfat.ko")
     assert sorted(order) == sorted(modules)
+
+
+def test_fat_code_page_and_charset_modules_follow_the_kernel_config() -> None:
+    debian = 'CONFIG_FAT_DEFAULT_CODEPAGE=437\nCONFIG_FAT_DEFAULT_IOCHARSET="ascii"\n' \
+             "CONFIG_NLS_CODEPAGE_437=m\nCONFIG_NLS_ASCII=m\n"
+    assert refimage.fat_nls_modules(debian) == ("nls_cp437", "nls_ascii")
+    other = 'CONFIG_FAT_DEFAULT_CODEPAGE=850\nCONFIG_FAT_DEFAULT_IOCHARSET="iso8859-1"\n' \
+            "CONFIG_NLS_CODEPAGE_850=y\nCONFIG_NLS_ISO8859_1=m\n"
+    assert refimage.fat_nls_modules(other) == ("nls_iso8859_1",)  # cp850 is built in
 
 
 def test_iso_of_the_same_tree(image: refimage.Image) -> None:

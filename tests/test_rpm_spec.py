@@ -228,7 +228,11 @@ def test_rpm_installs_modules_privately_and_one_launcher_per_command(built: dict
     for package in PACKAGES:
         assert f"{PRIVATE_DIR}/{package}/__init__.py" in files
     # The data files the code reads beside its packages (the bootloader's menu template).
-    assert {f"{PRIVATE_DIR}/data/grub.cfg.in", f"{PRIVATE_DIR}/data/early-boot.sh"} <= files
+    assert {f"{PRIVATE_DIR}/data/grub.cfg.in", f"{PRIVATE_DIR}/data/early-boot.sh",
+            f"{PRIVATE_DIR}/data/boot-ok.sh"} <= files
+    # The unit that ends a boot trial, where systemd looks, and enabled by a preset.
+    assert {"/usr/lib/systemd/system/ovirt-node-boot-ok.service",
+            "/usr/lib/systemd/system-preset/80-ovirt-node-setup.preset"} <= files
     clashing = sorted(f for f in files if "site-packages" in f or "dist-packages" in f)
     assert not clashing, f"the RPM puts modules on the system path: {clashing}"
     assert not [f for f in files if "__pycache__" in f and not f.endswith(".pyc")]
@@ -244,6 +248,19 @@ def test_rpm_installs_modules_privately_and_one_launcher_per_command(built: dict
     # The launchers and setup.py's console_scripts cannot drift apart.
     launchers = {f[len(BINDIR) + 1 :] for f in files if f.startswith(BINDIR + "/")}
     assert launchers == set(console_scripts())
+
+
+@pytest.mark.slow
+def test_boot_ok_unit_runs_the_shipped_script_and_is_enabled(payload: Path) -> None:
+    unit = payload / "usr/lib/systemd/system/ovirt-node-boot-ok.service"
+    starts = [line.partition("=")[2].split() for line in unit.read_text().splitlines()
+              if line.startswith("ExecStart=")]
+    assert len(starts) == 1
+    script = payload / starts[0][0].lstrip("/")
+    assert script == payload / PRIVATE_DIR.lstrip("/") / "data" / "boot-ok.sh"
+    assert script.is_file() and os.access(script, os.X_OK)
+    preset = payload / "usr/lib/systemd/system-preset/80-ovirt-node-setup.preset"
+    assert preset.read_text() == "enable ovirt-node-boot-ok.service\n"
 
 
 def launcher_facts(text: str) -> tuple[str, str | None, str | None]:

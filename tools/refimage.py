@@ -3,13 +3,15 @@
 An image source per DESIGN.md ("Image and disk layout"): a directory holding
 ``vmlinuz0`` (Debian 12's cloud kernel), ``initrd0.img`` (busybox, the few driver
 modules a VM disk needs, and the product's ``data/early-boot.sh``),
-``LiveOS/squashfs.img`` (a busybox root filesystem whose ``/sbin/init`` prints
+``LiveOS/squashfs.img`` (a busybox root filesystem whose ``/sbin/init`` runs the
+product's ``data/boot-ok.sh``, which ends a boot trial of an upgraded image, then prints
 ``ovirt-node: system up, hostname <name>``) and ``version``; optionally also an ISO9660
 file of the same tree.
 
 Everything comes from Debian packages on this machine and is cached under
 ``/var/cache/ovirt-node-setup/reference-image/<key>/``, where the key is a hash of every
-input (kernel package, busybox binary, early-boot script, this file, version, release).
+input (kernel package, busybox binary, early-boot and boot-ok scripts, this file,
+version, release).
 A build happens in a temporary directory beside the cache entries and is renamed into
 place in one step, so a killed build never leaves a half entry behind.
 
@@ -43,6 +45,8 @@ from ovirt_node_setup.shellvars import ShellVarsFile
 
 REPO = Path(__file__).resolve().parent.parent
 EARLY_BOOT = REPO / "data" / "early-boot.sh"
+BOOT_OK = REPO / "data" / "boot-ok.sh"
+BOOT_OK_PATH = "usr/libexec/ovirt-node/boot-ok.sh"  # in the squashfs root
 CACHE_ROOT = Path(os.environ.get("OVIRT_NODE_REFIMAGE_CACHE",
                                  "/var/cache/ovirt-node-setup/reference-image"))
 KERNEL_METAPACKAGE = "linux-image-cloud-amd64"
@@ -56,10 +60,16 @@ ISO_VOLUME_ID = "NODE-REF"
 
 # Drivers the early-boot script needs in a qemu VM, loaded with their dependencies:
 # virtio disks, SCSI/IDE disks (qemu's default "pc" machine has PIIX IDE; the cloud
-# kernel has no AHCI), and the loop device, squashfs and overlay for the root. ext4,
-# NVMe and the serial console are built into the cloud kernel.
+# kernel has no AHCI), the loop device, squashfs and overlay for the root, and vfat
+# for the EFI system partition, where boot-ok.sh edits grub's environment (nothing in
+# the node's busybox root can load a module later). ext4, NVMe and the serial console
+# are built into the cloud kernel.
 MODULES = ("virtio_pci", "virtio_blk", "virtio_scsi", "sd_mod", "ata_piix",
-           "loop", "squashfs", "overlay")
+           "loop", "squashfs", "overlay", "fat", "vfat")
+# A FAT mount also needs the code page and I/O charset its options default to, named
+# by the kernel's config (FAT_DEFAULT_CODEPAGE, FAT_DEFAULT_IOCHARSET); Debian 12's
+# cloud kernel has 437 and "ascii", taken when the package has no config file.
+FAT_NLS_DEFAULT = ("nls_cp437", "nls_ascii")
 
 IMAGE_FILES = ("vmlinuz0", "initrd0.img", "LiveOS/squashfs.img", "version")
 KEEP_ENTRIES = 8  # most recently used cache entries kept; older ones are pruned
@@ -194,12 +204,13 @@ def _resolve_kernel(metapackage: str) -> KernelPackage:
 
 
 def cache_key(kernel: KernelPackage, version: str, release: str,
-              busybox: Path = BUSYBOX, early_boot: Path = EARLY_BOOT) -> str:
+              busybox: Path = BUSYBOX, early_boot: Path = EARLY_BOOT,
+              boot_ok: Path = BOOT_OK) -> str:
     """A hash of everything the image is made from."""
     digest = hashlib.sha256()
     for part in (kernel.name, kernel.version, kernel.sha256, version, release):
         digest.update(part.encode() + b"\0")
-    for path in (busybox, early_boot, Path(__file__)):
+    for path in (busybox, early_boot, boot_ok, Path(__file__)):
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
 
@@ -425,11 +436,36 @@ exec /bin/sh /early-boot.sh
 """
 
 
+def fat_nls_modules(config: str) -> tuple[str, ...]:
+    """The NLS modules a FAT mount with default options needs, from a kernel's config
+    text: its default code page and I/O charset, unless they are built in."""
+    values = dict(re.findall(r"^(CONFIG_[A-Z0-9_]+)=(.*)$", config, re.MULTILINE))
+    codepage = values.get("CONFIG_FAT_DEFAULT_CODEPAGE", "437")
+    charset = values.get("CONFIG_FAT_DEFAULT_IOCHARSET", '"ascii"').strip('"')
+    wanted = []
+    for nls in (f"cp{codepage}", charset):
+        option = "CONFIG_NLS_" + ("CODEPAGE_" + nls[2:] if nls.startswith("cp")
+                                  else nls.upper().replace("-", "_"))
+        if values.get(option) != "y":
+            wanted.append("nls_" + nls.replace("-", "_"))
+    return tuple(wanted)
+
+
+def initrd_modules(kernel_root: Path, kernel_release: str) -> tuple[str, ...]:
+    """MODULES and the FAT code page and charset modules of this kernel."""
+    config = kernel_root / "boot" / f"config-{kernel_release}"
+    try:
+        nls = fat_nls_modules(config.read_text(errors="replace"))
+    except OSError:
+        nls = FAT_NLS_DEFAULT
+    return (*MODULES, *nls)
+
+
 def make_initrd(kernel_root: Path, kernel_release: str, early_boot: Path,
                 out: Path, busybox: Path = BUSYBOX) -> list[str]:
     """Write the gzip'd cpio initramfs to ``out``; return the module paths it loads."""
     module_dir = kernel_root / "lib" / "modules" / kernel_release
-    modules = module_load_order(module_dir, MODULES)
+    modules = module_load_order(module_dir, initrd_modules(kernel_root, kernel_release))
     archive = Cpio()
     for name in ("dev", "proc", "sys", "run", "sysroot", "tmp", "etc", "root"):
         archive.directory(name)
@@ -454,8 +490,10 @@ def make_initrd(kernel_root: Path, kernel_release: str, early_boot: Path,
 
 ROOT_INIT = """\
 #!/bin/sh
-# The reference node's whole "operating system" (tools/refimage.py): say that the
-# system is up and under which hostname, then power off (tests) or give a shell.
+# The reference node's whole "operating system" (tools/refimage.py): end the boot trial
+# of an upgraded image (the product's boot-ok.sh, which a full node runs from a systemd
+# unit), say that the system is up and under which hostname, then power off (tests) or
+# give a shell.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 [ -r /proc/cmdline ] || mount -t proc proc /proc
 [ -d /sys/kernel ] || mount -t sysfs sysfs /sys
@@ -464,6 +502,7 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 name=$(cat /etc/hostname 2>/dev/null)
 name=${name:-localhost}
 hostname "$name"
+/bin/sh /{boot_ok} </dev/null >/dev/console 2>&1
 echo "ovirt-node: system up, hostname $name" >/dev/console
 case " $(cat /proc/cmdline) " in
     *" ovirt.test_poweroff "*) sync; poweroff -f ;;
@@ -475,8 +514,9 @@ done
 """
 
 
-def make_squashfs(out: Path, work: Path, busybox: Path = BUSYBOX) -> None:
-    """A busybox root filesystem with ``/sbin/init`` and ``/etc/hostname``."""
+def make_squashfs(out: Path, work: Path, busybox: Path = BUSYBOX,
+                  boot_ok: Path = BOOT_OK) -> None:
+    """A busybox root filesystem with ``/sbin/init``, ``/etc/hostname`` and boot-ok.sh."""
     tree = work / "rootfs"
     for name in ("bin", "sbin", "usr/bin", "usr/sbin", "dev", "proc", "sys", "run", "tmp",
                  "config", "root", "var/log", "etc"):
@@ -489,8 +529,11 @@ def make_squashfs(out: Path, work: Path, busybox: Path = BUSYBOX) -> None:
         if applet not in ("bin/busybox", "sbin/init", "linuxrc"):
             (tree / applet).parent.mkdir(parents=True, exist_ok=True)
             os.symlink("/bin/busybox", tree / applet)
-    (tree / "sbin" / "init").write_text(ROOT_INIT)
+    (tree / "sbin" / "init").write_text(ROOT_INIT.replace("{boot_ok}", BOOT_OK_PATH))
     os.chmod(tree / "sbin" / "init", 0o755)  # noqa: S103 - a program
+    (tree / BOOT_OK_PATH).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(boot_ok, tree / BOOT_OK_PATH)
+    os.chmod(tree / BOOT_OK_PATH, 0o755)  # noqa: S103 - a program
     etc = tree / "etc"
     (etc / "hostname").write_text("localhost\n")
     (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
@@ -521,7 +564,7 @@ def read_version(path: str | os.PathLike[str]) -> dict[str, str]:
 
 def build_tree(dest: Path, work: Path, kernel: KernelPackage, deb: Path, version: str,
                release: str, early_boot: Path = EARLY_BOOT,
-               busybox: Path = BUSYBOX) -> None:
+               busybox: Path = BUSYBOX, boot_ok: Path = BOOT_OK) -> None:
     """Make the image tree in ``dest`` (which must not exist) using ``work`` as scratch."""
     unpacked = work / "kernel"
     unpacked.mkdir(parents=True)
@@ -532,7 +575,7 @@ def build_tree(dest: Path, work: Path, kernel: KernelPackage, deb: Path, version
     (dest / "LiveOS").mkdir(parents=True)
     shutil.copyfile(vmlinuz, dest / "vmlinuz0")
     make_initrd(unpacked, kernel.release, early_boot, dest / "initrd0.img", busybox)
-    make_squashfs(dest / "LiveOS" / "squashfs.img", work, busybox)
+    make_squashfs(dest / "LiveOS" / "squashfs.img", work, busybox, boot_ok)
     (dest / "version").write_text(version_text(version, release, kernel.release))
     for name in IMAGE_FILES:
         os.chmod(dest / name, 0o644)
