@@ -24,7 +24,6 @@ Everything here reads the disk without mounting it: labels with blkid, the slots
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
 from ovirt_node_setup.errors import ValidationError
@@ -168,39 +167,3 @@ def read_admin_hash(node: NodeDisk) -> str:
             return fields[1]
     found = _config_file(node.config, "/" + ADMIN_HASH).strip()
     return found if found.startswith("$") else ""
-
-
-# -- comparing versions -----------------------------------------------------------------
-
-_SEGMENT = re.compile(r"\d+|[A-Za-z]+")
-
-
-def _compare_text(a: str, b: str) -> int:
-    """rpm's way: digit runs compare as numbers and beat letter runs; more runs win."""
-    for left, right in zip(_SEGMENT.findall(a), _SEGMENT.findall(b)):
-        if left.isdigit() != right.isdigit():
-            return 1 if left.isdigit() else -1
-        if left.isdigit():
-            left_n, right_n = int(left), int(right)
-            if left_n != right_n:
-                return 1 if left_n > right_n else -1
-        elif left != right:
-            return 1 if left > right else -1
-    count_a, count_b = len(_SEGMENT.findall(a)), len(_SEGMENT.findall(b))
-    return (count_a > count_b) - (count_a < count_b)
-
-
-def compare_versions(a: ImageInfo, b: ImageInfo) -> int:
-    """-1, 0 or 1 as ``a``'s version-release is older than, the same as, or newer than
-    ``b``'s (the product is not compared)."""
-    return _compare_text(a.version, b.version) or _compare_text(a.release, b.release)
-
-
-def parse_described(text: str) -> ImageInfo | None:
-    """``"PRODUCT VERSION-RELEASE"`` (as ``ImageInfo.describe`` writes it) read back;
-    None when ``text`` is not of that form. Versions and releases have no ``-`` (rpm)."""
-    product, _, version_release = text.strip().rpartition(" ")
-    version, _, release = version_release.partition("-")
-    if not product or not version or "-" in release:
-        return None
-    return ImageInfo(product, version, release, 0)

@@ -34,8 +34,9 @@ from .image import ImageSource, copy_verified
 from .layout import ROOT_HEADROOM, human_size
 from .machine import ImageInfo
 from .mounts import mounted
-from .slots import BACKUP, NEXT, PENDING, ROOT, TRIAL, NodeDisk, Slot, compare_versions
+from .slots import BACKUP, NEXT, PENDING, ROOT, TRIAL, NodeDisk, Slot
 from .steps import BytesProgress, Report, Step, run_steps
+from .versions import compare_versions
 
 log = logging.getLogger(__name__)
 

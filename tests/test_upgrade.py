@@ -28,14 +28,13 @@ from installer.slots import (
     ROOT,
     TRIAL,
     NodeDisk,
-    compare_versions,
-    parse_described,
     read_admin_hash,
     read_node,
     read_version,
 )
 from installer.steps import StepFailed
 from installer.upgrade import AlreadyInstalled
+from installer.versions import compare_versions, parse_described
 from ovirt_node_setup import node_upgrade
 from ovirt_node_setup.errors import ValidationError
 from ovirt_node_setup.passwords import hash_password, verify_password
