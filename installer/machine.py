@@ -49,6 +49,9 @@ class Disk:
     holds_node: bool = False  # an installed node: label Root/RootBackup/CONFIG or VG HostVG
     backing_file: str = ""  # for a loop device (or a description's image file): the file
     installed: str = ""  # the installed node's "PRODUCT VERSION-RELEASE", where known
+    # A description's stand-in for the installed node's admin password (a SHA-512 crypt
+    # hash), so that a dry run can ask for it before an upgrade; "" when it has none.
+    admin_hash: str = field(default="", repr=False)
 
     @property
     def shown_path(self) -> str:
@@ -144,7 +147,7 @@ def _disk(index: int, raw: Any, folder: str) -> Disk:
         "path": str, "size": (str, int), "bus": str, "model": str, "vendor": str,
         "serial": str, "removable": bool, "rotational": bool, "live_media": bool,
         "labels": list, "partitions": list, "signatures": list, "holds_node": bool,
-        "installed": str})
+        "installed": str, "installed_admin_hash": str})
     for key in ("path", "size", "bus"):
         if key not in rec:
             raise ValidationError(f"disk {index} has no '{key}'.")
@@ -155,7 +158,15 @@ def _disk(index: int, raw: Any, folder: str) -> Disk:
         raise ValidationError(f"disk {index}: bus '{rec['bus']}' is not one of "
                               f"{', '.join(BUSES)}.")
     values = {key: tuple(value) if isinstance(value, list) else value
-              for key, value in rec.items() if key != "size"}
+              for key, value in rec.items() if key not in ("size", "installed_admin_hash")}
+    if "installed_admin_hash" in rec:
+        if not rec.get("installed"):
+            raise ValidationError(f"disk {index} has 'installed_admin_hash' but no "
+                                  "'installed': only an installed node has an admin password.")
+        if not validators.is_sha512_crypt(rec["installed_admin_hash"]):
+            raise ValidationError(f"disk {index}: 'installed_admin_hash' is not a SHA-512 "
+                                  "crypt hash ($6$...).")
+        values["admin_hash"] = rec["installed_admin_hash"]
     if not rec["path"].startswith("/dev/"):
         if not rec["path"].strip():
             raise ValidationError(f"disk {index} has an empty 'path'.")

@@ -5,12 +5,16 @@ itself. It reads :attr:`Backend.facts` (the disks it may offer, the NICs, memory
 firmware, the image about to be installed), checks a plan with :meth:`Facts.check`
 while the user is still choosing, and finally calls :meth:`Backend.install` from a
 worker thread; progress arrives as :class:`installer.steps.Event` through ``report``.
+An installed node found on a disk can be upgraded (or downgraded) instead:
+:meth:`Facts.upgrade_kind` says which the image would be, the admin password of the
+node is checked with :meth:`Backend.check_admin_password`, and :meth:`Backend.upgrade`
+writes the image into the node's other slot, keeping the installed one as the backup.
 
 Two backends:
 
 - :class:`SimulatedBackend` — a dry run on a machine description. It touches nothing
   at all (no files, no commands, no root needed), but refuses exactly what the real
-  install would refuse and emits the real steps' titles with made-up timing.
+  install or upgrade would refuse and emits the real steps' titles with made-up timing.
 - :class:`RealBackend` — installs for real: into this machine's disks (discovered), or
   into the image files of a machine description (a VM's disks; its ``/dev`` disks
   belong to another machine and are never offered).
@@ -32,10 +36,12 @@ from installer.machine import Disk, ImageInfo, Machine, load_machine
 from installer.plan import InstallPlan
 from installer.selectors import resolve_disks
 from installer.steps import Event, Report, StepFailed
+from installer.versions import compare_versions, parse_described
 
 from . import keymaps
 from .errors import ValidationError
 from .install_checks import check_plan, refuse_existing_nodes
+from .passwords import verify_password
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,9 @@ MAX_SLEEP = 0.2
 
 BYTES_EVENTS = 64
 """How many "bytes" events the simulated copy step emits."""
+
+SIMULATED_SLOT_BYTES = 4096 << 20
+"""The size of each slot of a described installed node (the default root size)."""
 
 SIMULATED_FAILURE = "simulated failure: the disk stopped answering"
 
@@ -108,6 +117,18 @@ class Facts:
                              extra_disks=disks[1:])
         return disks, layout
 
+    def upgrade_kind(self, disk: Disk) -> str | None:
+        """What writing the image over the node installed on ``disk`` would be: "upgrade"
+        (the node runs an older version-release of the same product), "downgrade" (a newer
+        one), or None (the same version, another product, or a version not known)."""
+        if not disk.installed:
+            return None
+        installed = parse_described(disk.installed)
+        if installed is None or installed.product != self.image.product:
+            return None
+        order = compare_versions(self.image, installed)
+        return "upgrade" if order > 0 else "downgrade" if order < 0 else None
+
 
 class Backend(Protocol):
     """What a front end drives. ``install`` blocks: call it from a worker thread."""
@@ -123,6 +144,22 @@ class Backend(Protocol):
         written) or ``StepFailed`` (a step failed; the disks were wiped again)."""
         ...
 
+    def has_admin_password(self, disk: Disk) -> bool:
+        """Whether the node installed on ``disk`` has an admin password to check."""
+        ...
+
+    def check_admin_password(self, disk: Disk, password: str) -> bool:
+        """Whether ``password`` is the admin password of the node installed on ``disk``."""
+        ...
+
+    def upgrade(self, disk: Disk, report: Report) -> str:
+        """Write the image into the other slot of the node on ``disk``, keeping the
+        installed image as the backup, reporting progress; return one sentence saying
+        what was upgraded where. Downgrades are allowed. Raises ``ValidationError``
+        (refused before anything was written) or ``StepFailed`` (a step failed; the node
+        still boots the kept image)."""
+        ...
+
     def reboot(self) -> None: ...
 
     def keymaps(self) -> list[keymaps.Keymap]: ...
@@ -132,6 +169,11 @@ class Backend(Protocol):
         ...
 
     def disk_by_path(self, path: str) -> Disk: ...
+
+
+def version_of(image: ImageInfo) -> str:
+    """``"VERSION-RELEASE"`` (without ``-RELEASE`` if there is none)."""
+    return f"{image.version}-{image.release}" if image.release else image.version
 
 
 def _pause(seconds: float) -> None:
@@ -144,8 +186,9 @@ def _pause(seconds: float) -> None:
 class SimulatedBackend:
     """A dry run on a machine description: real checks and step titles, no writes.
 
-    The install takes about ``machine.simulate.seconds``; with ``simulate.fail_step``
-    = N the first install fails at step N, and a retry succeeds.
+    An install or upgrade takes about ``machine.simulate.seconds``; with
+    ``simulate.fail_step`` = N the first one fails at step N, and a retry succeeds.
+    A described node's admin password is its disk's ``installed_admin_hash``.
     """
 
     can_reboot = False
@@ -158,27 +201,74 @@ class SimulatedBackend:
 
     def install(self, plan: InstallPlan, layout_kind: str | None, report: Report) -> str:
         disks, layout = self.facts.check(plan, layout_kind)
+        from installer.install import Install
+
+        image = self.facts.image
+        copy_total = 2 * image.size_bytes  # written once, read back once
+        steps = [(step.title.replace("the image", image.describe(), 1), copy_total)
+                 if step.title.startswith("Copy ") else (step.title, 0)
+                 for step in Install(plan, layout, None, extra_disks=disks[1:]).steps()]
+        where = ", ".join(d.shown_path for d in disks)
+        log.info("simulating an install of %s on %s (%s layout)", image.describe(), where,
+                 layout.kind)
+        self._pretend(steps, report)
+        return (f"Dry run: pretended to install {image.describe()} on {where} "
+                f"({layout.kind} layout); nothing was written.")
+
+    def _node(self, disk: Disk) -> Disk:
+        """The description's record of ``disk``, which must hold an installed node."""
+        found = next((d for d in self.facts.machine.disks if d.path == disk.path), None)
+        if found is None or not found.holds_node:
+            raise ValidationError(f"{disk.shown_path} holds no installed node (no EFI system "
+                                  "partition and Root slot): install one instead of "
+                                  "upgrading.")
+        return found
+
+    def has_admin_password(self, disk: Disk) -> bool:
+        return bool(self._node(disk).admin_hash)
+
+    def check_admin_password(self, disk: Disk, password: str) -> bool:
+        found = self._node(disk).admin_hash
+        return bool(found) and verify_password(password, found)
+
+    def upgrade(self, disk: Disk, report: Report) -> str:
+        from installer.bootloader import MenuOptions
+        from installer.loopdev import partition_path
+        from installer.slots import BACKUP, ROOT, NodeDisk, Slot
+        from installer.upgrade import plan_upgrade
+
+        disk = self._node(disk)
+        parts = list(disk.partitions)
+        if len(parts) < 4:  # the description names none: the layout's numbers
+            parts = [partition_path(disk.path, n) for n in range(1, 5)]
+        installed = parse_described(disk.installed) if disk.installed else None
+        node = NodeDisk(device=disk.path, esp=parts[1], trial="", slots=(
+            Slot(ROOT, parts[2], SIMULATED_SLOT_BYTES, installed),
+            Slot(BACKUP, parts[3], SIMULATED_SLOT_BYTES, None)))
+        upgrade = plan_upgrade(node, self.facts.image, None, shown=disk.shown_path,
+                               downgrade=True, options=MenuOptions())
+        verb = "downgrade" if compare_versions(upgrade.image, upgrade.kept) < 0 else "upgrade"
+        log.info("simulating an %s of %s on %s to %s", verb, upgrade.kept.describe(),
+                 disk.shown_path, upgrade.image.describe())
+        self._pretend([(step.title, step.total_bytes) for step in upgrade.steps()], report)
+        return (f"Dry run: pretended to {verb} {upgrade.kept.describe()} on {disk.shown_path} "
+                f"to {version_of(upgrade.image)} ({version_of(upgrade.kept)} stays as the "
+                "backup image); nothing was written.")
+
+    def _pretend(self, steps: Sequence[tuple[str, int]], report: Report) -> None:
+        """Report ``steps`` (title, bytes copied: 0 for none) as if they ran, with made-up
+        timing: the copy takes half the time; ``simulate.fail_step`` fails once."""
         with self._lock:
             self._attempts += 1
             fail_step = self.facts.machine.simulate.fail_step if self._attempts == 1 else 0
-        from installer.install import Install
-
-        steps = Install(plan, layout, None, extra_disks=disks[1:]).steps()
-        copy_total = 2 * self.facts.image.size_bytes  # written once, read back once
-        titles = [step.title.replace("the image", self.facts.image.describe(), 1)
-                  if step.title.startswith("Copy ") else step.title for step in steps]
-        count = len(titles)
+        count = len(steps)
         seconds = self.facts.machine.simulate.seconds
         other_share = seconds / 2 / max(count - 1, 1)
-        log.info("simulating an install of %s on %s (%s layout), %d steps in about %.1f s",
-                 self.facts.image.describe(), ", ".join(d.shown_path for d in disks),
-                 layout.kind, count, seconds)
-        for index, title in enumerate(titles, 1):
-            copying = title.startswith("Copy ")
-            total = copy_total if copying else 0
+        log.info("%d steps in about %.1f s", count, seconds)
+        for index, (title, total) in enumerate(steps, 1):
             report(Event(index, count, title, "start", total=total))
             failing = index == fail_step
-            if copying:
+            if total:
                 events = BYTES_EVENTS * 2 // 5 if failing else BYTES_EVENTS
                 for n in range(1, events + 1):
                     _pause(seconds / 2 / BYTES_EVENTS)
@@ -190,9 +280,6 @@ class SimulatedBackend:
                 report(Event(index, count, title, "failed", message=SIMULATED_FAILURE))
                 raise StepFailed(index, title, SIMULATED_FAILURE)
             report(Event(index, count, title, "done"))
-        where = ", ".join(d.shown_path for d in disks)
-        return (f"Dry run: pretended to install {self.facts.image.describe()} on {where} "
-                f"({layout.kind} layout); nothing was written.")
 
     def reboot(self) -> None:
         log.info("dry run: not rebooting")

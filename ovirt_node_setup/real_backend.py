@@ -18,7 +18,7 @@ from installer.discovery import discover_disks, discover_nics, memory_mb
 from installer.image import ImageSource
 from installer.machine import Disk, ImageInfo, Machine
 from installer.plan import InstallPlan
-from installer.slots import read_admin_hash, read_version
+from installer.slots import read_admin_hash, read_node, read_version
 from installer.steps import Report
 
 from . import keymaps
@@ -168,9 +168,14 @@ def cpu_virtualization(cpuinfo: str = "/proc/cpuinfo") -> bool:
 
 
 def installed_version(disk: Disk) -> str:
-    """``"PRODUCT VERSION-RELEASE"`` of the node on ``disk``, read from the ``version``
-    file of its partition labelled Root without mounting it; "" when unknown."""
+    """``"PRODUCT VERSION-RELEASE"`` of the node on ``disk``, read without mounting: the
+    image an upgrade would keep (the one in Root, or in RootBackup while Root's is on
+    trial or failed it), else whatever the slot labelled Root holds; "" when unknown."""
     try:
+        try:
+            return read_node(disk.path).keep_slot()[1].describe()
+        except ValidationError as err:  # not a disk this installer made: look at Root
+            log.info("%s: %s", disk.shown_path, err)
         for part in disk.partitions:
             label = run(["blkid", "-p", "-s", "LABEL", "-o", "value", part], check=False)
             if label.stdout.decode(errors="replace").strip() == "Root":

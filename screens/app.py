@@ -221,15 +221,18 @@ class InstallerApp(Nav):
         leaving = getattr(self.screen, "leave_warning", None)
         warning = leaving() if leaving else (
             "Nothing has been written to any disk yet.")
+        work = self.session.work
         if warning is None:
-            self.ask("Please wait", "The install is running: leaving now would leave the "
+            self.ask("Please wait", f"The {work} is running: leaving now would leave the "
                      "disks half written. Wait for it to finish.", [("OK", lambda: None)])
             return
         result = self.session.result  # set once an install has finished
+        cancelled = "Installation cancelled." if work == "install" else (
+            f"{work.capitalize()} cancelled.")
         self.ask("Leave the installer?", warning,
                  [("Stay", lambda: None),
                   ("Leave", lambda: self.quit(0, result) if result
-                   else self.quit(1, "Installation cancelled."))])
+                   else self.quit(1, cancelled))])
 
     def quit(self, code: int = 0, message: str = "") -> None:
         self.exit_code, self.exit_message = code, message

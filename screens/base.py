@@ -1,8 +1,9 @@
 """What every installer screen shares: the session it fills in and the screen contract.
 
 A screen only reads the session and, when the user presses Next, writes what it
-gathered into the session's ``InstallPlan``. It never touches a disk or a service: the
-backend (dry run or real) does that, driven by the app.
+gathered into the session's ``InstallPlan`` (or, for an upgrade, which node to upgrade).
+It never touches a disk or a service: the backend (dry run or real) does that, driven
+by the app.
 """
 
 from __future__ import annotations
@@ -29,11 +30,23 @@ class Session:
     backend: Backend
     theme: Theme
     plan: InstallPlan = field(default_factory=lambda: InstallPlan(action="install"))
+    action: str = "install"  # chosen on Welcome: install, reinstall, upgrade or downgrade
+    upgrade_disk: Disk | None = None  # upgrade, downgrade: the disk of the installed node
     boot_disk: Disk | None = None
     extra_disks: list[Disk] = field(default_factory=list)
     keymap_note: str = ""  # why the chosen layout could not be applied to the console
-    result: str = ""  # the backend's sentence about what was installed where
+    result: str = ""  # the backend's sentence about what was installed (upgraded) where
     reboot_requested: bool = False  # the entry point reboots after the UI has closed
+
+    @property
+    def upgrading(self) -> bool:
+        """An upgrade or a downgrade of an installed node, rather than an install."""
+        return self.action in ("upgrade", "downgrade") and self.upgrade_disk is not None
+
+    @property
+    def work(self) -> str:
+        """The job as a noun for sentences: "install", "upgrade" or "downgrade"."""
+        return self.action if self.upgrading else "install"
 
     @property
     def layout_kind(self) -> str:

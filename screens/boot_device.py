@@ -223,6 +223,9 @@ class BootDevice(Screen):
         return True
 
     # ------------------------------------------------------------------ contract
+    def skip(self) -> bool:
+        return self.session.upgrading  # an upgrade keeps the node's disks as they are
+
     def enter(self) -> None:
         _ = self.widget
         disk = self.session.boot_disk

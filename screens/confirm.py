@@ -1,4 +1,8 @@
-"""Confirmation: the whole plan in words, the disks to be erased first; Install needs a tick."""
+"""Confirmation: the whole plan in words, the disks to be erased first; Install needs a tick.
+
+For an upgrade (or downgrade): the node's disk, the image that stays as the backup, the
+new one, what is overwritten and how the first boot falls back; Upgrade needs a tick too.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from installer.layout import MiB, auto_swap_mb, human_size, plan_layout
 from installer.machine import Disk
 from ovirt_node_setup import keymaps
 from ovirt_node_setup.errors import ValidationError
+from ovirt_node_setup.install_backend import version_of
 
 from .base import Screen
 from .network_form import describe_network
@@ -18,6 +23,8 @@ from .widgets import text
 TICK = "Tick the check box to confirm that the disks above may be erased."
 NO_DISK = "No boot disk is chosen: go back to the boot device screen and choose one."
 UNDERSTOOD = "I understand that the disks above will be erased"
+TICK_UPGRADE = "Tick the check box to confirm that the backup slot may be overwritten."
+UNDERSTOOD_UPGRADE = "I understand that the backup slot of this disk will be overwritten"
 LABEL = 17
 
 
@@ -41,7 +48,6 @@ def holds(disk: Disk) -> str:
 
 class Confirm(Screen):
     title = "Confirmation"
-    next_label = "Install"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -50,19 +56,61 @@ class Confirm(Screen):
         self._blocker: str | None = NO_DISK
         self._shown: Any = None  # what the summary said when the box was last shown
 
+    @property
+    def next_label(self) -> str:  # type: ignore[override]
+        return self.session.work.capitalize()
+
     def build(self) -> urwid.Widget:
         return urwid.ListBox(self.walker)
 
     def enter(self) -> None:
-        rows, self._blocker = self._summary()
         session = self.session
-        said = (tuple(session.disks), session.layout_kind, repr(session.plan.settings),
-                session.plan.admin_password_hash, session.keymap_note)
+        if session.upgrading:
+            rows, self._blocker = self._upgrade_summary(session.upgrade_disk), None
+            said: Any = (session.action, session.upgrade_disk)
+        else:
+            rows, self._blocker = self._summary()
+            said = (tuple(session.disks), session.layout_kind, repr(session.plan.settings),
+                    session.plan.admin_password_hash, session.keymap_note)
+        self.understood.set_label(UNDERSTOOD_UPGRADE if session.upgrading else UNDERSTOOD)
         if said != self._shown:  # something changed since the box was ticked: ask again
             self.understood.set_state(False)
             self._shown = said
         self.walker[:] = rows
         self.walker.set_focus(0)
+
+    def _upgrade_summary(self, disk: Disk) -> list[urwid.Widget]:
+        """The rows that describe the upgrade (or downgrade) of the node on ``disk``."""
+        session = self.session
+        facts = session.backend.facts
+        rows: list[urwid.Widget] = []
+        if facts.dry_run:
+            rows += [text(("notice", "Dry run: nothing is written to any disk.")),
+                     urwid.Divider()]
+        work = session.work
+        rows += [text(("title", f"This disk will be {work.upper()}D:")),
+                 text([("erase", f"{work.upper()} {disk.describe()}")]),
+                 urwid.Divider(), urwid.AttrMap(self.understood, None, "focus"),
+                 urwid.Divider()]
+        image = facts.image
+        installed = disk.installed or "the installed image"
+        kept = installed.rpartition(" ")[2] if disk.installed else installed
+        rows += [
+            _row("Installed now", f"{installed}: it stays, as the backup image (the BACKUP "
+                                  "entry of the boot menu)"),
+            _row("New image", f"{image.describe()}: written into the backup slot, whose "
+                              "previous contents (an older image, if any) are replaced"),
+        ]
+        if work == "downgrade":
+            rows.append(_row("", ("notice", f"{version_of(image)} is OLDER than the "
+                                            f"installed {kept}.")))
+        rows += [
+            _row("First boot", f"a trial of {version_of(image)}: if it does not come up, "
+                               f"the next boot falls back to {kept} by itself"),
+            _row("Not touched", "the node's settings and admin password (/config), its "
+                                "logs and data (HostVG)"),
+        ]
+        return rows
 
     def _summary(self) -> tuple[list[urwid.Widget], str | None]:
         """The rows that describe the plan, and what blocks the install (or None)."""
@@ -136,10 +184,14 @@ class Confirm(Screen):
     def problem(self) -> str | None:
         if self._blocker:
             return self._blocker
-        return None if self.understood.state else TICK
+        if self.understood.state:
+            return None
+        return TICK_UPGRADE if self.session.upgrading else TICK
 
     def leave(self) -> None:
         session = self.session
+        if session.upgrading:
+            return  # the upgrade needs no plan: the node's disk is all it works on
         if any(disk.holds_node for disk in session.disks):
             session.plan.reinstall = True  # confirmed explicitly on this screen
         session.choose_disks()

@@ -1,4 +1,4 @@
-"""Finish: what was installed where, then Reboot (media out first) or Quit to a shell."""
+"""Finish: what was installed (upgraded) where, then Reboot (media out first) or Quit."""
 
 from __future__ import annotations
 
@@ -23,21 +23,28 @@ class Finish(Screen):
     def enter(self) -> None:
         session = self.session
         backend = session.backend
-        self.summary.set_text(("title", session.result or "The install finished."))
+        self.summary.set_text(("title", session.result or f"The {session.work} finished."))
         label = "Quit to shell" if backend.can_reboot else "Quit"
         quit_button = Button(label, lambda: self.nav.quit(0, session.result))
+        node = session.upgrade_disk
         if backend.can_reboot:
+            if session.upgrading and node is not None:
+                after = (f"The first boot is a trial of {backend.facts.image.describe()}: if "
+                         "it does not come up, the next boot runs "
+                         f"{node.installed or 'the kept image'} again by itself.")
+            else:
+                after = "After the restart, log in as admin on the console to configure the node."
             self.hint.set_text("Remove the installation media (eject the CD, unplug the USB "
                                "stick) before the machine restarts, or it may boot the "
-                               "installer again. After the restart, log in as admin on the "
-                               "console to configure the node.")
+                               f"installer again. {after}")
             reboot = Button("Reboot", self._reboot)
             self.buttons.original_widget = button_row([reboot, quit_button], align="left")
         else:
+            work = "a downgrade" if session.work == "downgrade" else f"an {session.work}"
             self.hint.set_text("Nothing to restart here: this was "
                                + ("a dry run; nothing was written anywhere."
                                   if backend.facts.dry_run else
-                                  "an install into the disks of a machine description. "
+                                  f"{work} into the disks of a machine description. "
                                   "How to boot them is printed when you quit."))
             self.buttons.original_widget = button_row([quit_button], align="left")
 
@@ -46,4 +53,4 @@ class Finish(Screen):
         self.nav.quit(0, "Restarting the machine.")
 
     def leave_warning(self) -> str | None:
-        return "The install is complete; leaving now keeps it."
+        return f"The {self.session.work} is complete; leaving now keeps it."

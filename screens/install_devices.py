@@ -131,7 +131,7 @@ class InstallDevices(Screen):
 
     # ------------------------------------------------------------------ contract
     def skip(self) -> bool:
-        return self.session.layout_kind == "flash"
+        return self.session.upgrading or self.session.layout_kind == "flash"
 
     def enter(self) -> None:
         _ = self.widget

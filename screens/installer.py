@@ -11,7 +11,9 @@ from .network import Network
 from .password import Password
 from .progress import Progress
 from .storage import Storage
+from .upgrade_password import UpgradePassword
 from .welcome import Welcome
 
-SCREENS = (Welcome, Keyboard, BootDevice, InstallDevices, Storage, Network, Password,
-           Confirm, Progress, Finish)
+SCREENS = (Welcome, Keyboard, UpgradePassword, BootDevice, InstallDevices, Storage, Network,
+           Password, Confirm, Progress, Finish)
+"""An install skips UpgradePassword; an upgrade skips BootDevice up to Password."""

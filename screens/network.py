@@ -43,6 +43,9 @@ class Network(Screen):
         _ = self.widget  # built on first use: the app may ask before it shows the screen
         return self.form is None or (self.skip_box is not None and self.skip_box.state)
 
+    def skip(self) -> bool:
+        return self.session.upgrading  # the node keeps its settings in /config
+
     def problem(self) -> str | None:
         if self.skipped or self.form is None:
             return None

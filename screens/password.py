@@ -25,6 +25,9 @@ class Password(Screen):
                 text(("label", STORED))]
         return FormList(urwid.SimpleFocusListWalker(rows))
 
+    def skip(self) -> bool:
+        return self.session.upgrading  # the node keeps its admin password
+
     def problem(self) -> str | None:
         _ = self.widget  # built on first use: the app may ask before it shows the screen
         return self.form.errors()

@@ -1,4 +1,5 @@
-"""Progress: the install runs in a worker thread; its events move the bar and the log.
+"""Progress: the install (or upgrade) runs in a worker thread; its events move the bar
+and the log.
 
 The worker never touches a widget: each event is posted to the main loop. Byte events
 arrive far faster than a serial line can show them, so only the newest one waits to
@@ -25,21 +26,24 @@ LOG_ROWS = 9
 
 
 class Progress(Screen):
-    title = "Installing"
     next_label = ""
     can_go_back = False
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return {"upgrade": "Upgrading", "downgrade": "Downgrading"}.get(self.session.work,
+                                                                       "Installing")
 
     def build(self) -> urwid.Widget:
         self.state = "idle"  # running, failed, done
         self._lock = threading.Lock()
         self._pending_bytes: Event | None = None
-        self.step = text("Preparing the install")
+        self.step = text(f"Preparing the {self.session.work}")
         self.bar = Bar(self.session.theme)
         self.log_walker = urwid.SimpleFocusListWalker([])
         self.error = text("")
         self.retry = Button("Retry", self.start)
-        self.quit = Button("Quit", lambda: self.nav.quit(1, "The install failed; "
-                                                        "nothing is installed."))
+        self.quit = Button("Quit", lambda: self.nav.quit(1, self._outcome()))
         self.actions = urwid.WidgetPlaceholder(urwid.Text(""))
         self.fraction = 0.0
         self._copy_index: int | None = None
@@ -68,16 +72,22 @@ class Progress(Screen):
         self.actions.original_widget = urwid.Text("")
         session = self.session
         plan, kind = session.plan, session.layout_kind
-        backend = session.backend
+        backend, work_name = session.backend, session.work
+        node = session.upgrade_disk if session.upgrading else None
+
+        def run() -> str:
+            if node is not None:
+                return backend.upgrade(node, self.report)
+            return backend.install(plan, kind, self.report)
 
         def work() -> None:
             try:
-                result = backend.install(plan, kind, self.report)
+                result = run()
             except (StepFailed, ValidationError) as err:
                 message = str(err)
             except Exception:
-                log.exception("the install stopped unexpectedly")
-                message = "The install stopped with an unexpected error."
+                log.exception("the %s stopped unexpectedly", work_name)
+                message = f"The {work_name} stopped with an unexpected error."
             else:
                 self.nav.post(lambda: self._finished(result))
                 return
@@ -128,12 +138,25 @@ class Progress(Screen):
         self.log_walker.append(urwid.Text(line, wrap="clip"))
         self.log_walker.set_focus(len(self.log_walker) - 1)
 
+    def _outcome(self) -> str:
+        """What a failure left behind, in one sentence."""
+        node = self.session.upgrade_disk
+        if self.session.upgrading and node is not None:
+            return (f"The {self.session.work} failed; {node.shown_path} still boots "
+                    f"{node.installed or 'the installed image'}.")
+        return "The install failed; nothing is installed."
+
     def _failed(self, message: str) -> None:
         self.state = "failed"
         where = self.session.backend.facts.log_path
         details = f" Details are in {where}." if where else ""
-        self.error.set_text(("error", f"{message} The disks were wiped again, so nothing "
-                                      f"half-installed is left.{details}"))
+        node = self.session.upgrade_disk
+        if self.session.upgrading and node is not None:
+            left = (f"{node.shown_path} still boots {node.installed or 'the installed image'}, "
+                    "whichever step stopped.")
+        else:
+            left = "The disks were wiped again, so nothing half-installed is left."
+        self.error.set_text(("error", f"{message} {left}{details}"))
         self.actions.original_widget = button_row([self.retry, self.quit])
         self.nav.refresh()
 
@@ -148,4 +171,6 @@ class Progress(Screen):
     def leave_warning(self) -> str | None:
         if self.state == "running":
             return None
+        if self.session.upgrading:
+            return self._outcome()
         return "Nothing is installed: the install failed and the disks were wiped again."

@@ -176,6 +176,9 @@ class Storage(Screen):
                 f"{shrink} smaller.")
 
     # ------------------------------------------------------------------ contract
+    def skip(self) -> bool:
+        return self.session.upgrading  # an upgrade keeps the node's sizes
+
     def enter(self) -> None:
         _ = self.widget
         kind = self.session.layout_kind

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from installer import loopdev, partition
-from installer.machine import Disk, load_machine
+from installer import bootloader, loopdev, partition
+from installer.image import ImageSource, copy_verified
+from installer.machine import Disk, ImageInfo, load_machine
+from installer.mounts import mounted
 from installer.steps import StepFailed
+from installer.upgrade import AlreadyInstalled
 from ovirt_node_setup import bootparams, install_backend, real_backend
 from ovirt_node_setup.errors import ValidationError
 from ovirt_node_setup.install_backend import (
@@ -292,16 +295,30 @@ def test_real_install_into_a_description_image_file(tmp_path, image, private_mou
             run_install(backend, f"storage_init={disk} storage_vol=100::600:8", "flash")
 
 
-def test_installed_version_reads_the_root_partition(tmp_path, image, private_mounts):
+def run_command(argv: list[str]) -> None:
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def test_installed_version_is_the_image_an_upgrade_keeps(tmp_path, image, private_mounts):
     desc = image_machine(tmp_path)
     disk = tmp_path / "images/vm.img"
     with open_backend(str(desc), str(image.path), False, None) as backend:
         run_install(backend, f"storage_init={disk} storage_vol=100::600:8", "flash")
+    installed = f"oVirt Node Reference {image.version}-{image.release}"
     with loopdev.attached(str(disk)) as device:
         parts = tuple(loopdev.wait_for_partitions(device, 5))
-        found = installed_version(Disk(device, 2 * GiB, "virtio", partitions=parts))
-        assert found == f"oVirt Node Reference {image.version}-{image.release}"
-        assert installed_version(Disk(device, 2 * GiB, "virtio", partitions=parts[:2])) == ""
+        assert installed_version(Disk(device, 2 * GiB, "virtio", partitions=parts)) == installed
+        # another image in Root, on trial: the version that counts is the backup's
+        with mounted(parts[3]) as slot, ImageSource.open(str(image.path)) as source:
+            copy_verified(source, slot, lambda done, total: None, slot="RootBackup")
+        run_command(["e2label", parts[2], "RootNext"])
+        run_command(["e2label", parts[3], "Root"])
+        run_command(["e2label", parts[2], "RootBackup"])
+        run_command(["debugfs", "-w", "-R", "rm /version", parts[3]])
+        bootloader.write_env(parts[1], boot_trial="pending")
+        assert installed_version(Disk(device, 2 * GiB, "virtio", partitions=parts)) == installed
+        bootloader.write_env(parts[1], boot_trial="")  # no trial: Root's, which has none
+        assert installed_version(Disk(device, 2 * GiB, "virtio", partitions=parts)) == ""
 
 
 # -- what the screens ask of a backend ---------------------------------------------------
@@ -321,3 +338,154 @@ def test_dry_run_keyboard_is_listed_but_never_loaded(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no loadkeys could run even if it tried
     assert "us" in [k.name for k in backend.keymaps()]
     assert "Dry run" in backend.set_keymap("de")
+
+
+# -- upgrading an installed node ---------------------------------------------------------
+
+NODE_PASSWORD = "node-admin"  # the admin password of the node in installed.json
+
+
+def installed_backend(tmp_path: Path, image: dict | None = None, seconds: float = 0.2,
+                      fail_step: int = 0, **sda) -> SimulatedBackend:
+    """installed.json with a quick simulation; ``image`` and ``sda`` change its image and
+    its first disk (None drops a key)."""
+    desc = json.loads(INSTALLED.read_text())
+    desc["simulate"] = {"seconds": seconds, "fail_step": fail_step}
+    desc["image"].update(image or {})
+    for key, value in sda.items():
+        if value is None:
+            desc["disks"][0].pop(key, None)
+        else:
+            desc["disks"][0][key] = value
+    path = tmp_path / "installed.json"
+    path.write_text(json.dumps(desc))
+    return SimulatedBackend(load_machine(str(path)))
+
+
+@pytest.mark.parametrize(("installed", "image", "kind"), [
+    ("oVirt Node Reference 0.9-1", ImageInfo("oVirt Node Reference", "1.0", "1"), "upgrade"),
+    ("oVirt Node Reference 1.0-1", ImageInfo("oVirt Node Reference", "1.0", "2"), "upgrade"),
+    ("oVirt Node Reference 1.0.9-1", ImageInfo("oVirt Node Reference", "1.0.10", "1"),
+     "upgrade"),
+    ("oVirt Node Reference 1.0-1", ImageInfo("oVirt Node Reference", "0.9", "7"), "downgrade"),
+    ("oVirt Node Reference 1.0-2", ImageInfo("oVirt Node Reference", "1.0", "1"), "downgrade"),
+    ("oVirt Node Reference 1.0-1", ImageInfo("oVirt Node Reference", "1.0", "1"), None),
+    ("oVirt Node Reference 0.9-1", ImageInfo("Another Node", "1.0", "1"), None),
+    ("", ImageInfo("oVirt Node Reference", "1.0", "1"), None),  # version not known
+    ("garbled-", ImageInfo("oVirt Node Reference", "1.0", "1"), None),
+])
+def test_upgrade_kind_compares_product_and_version(installed, image, kind):
+    machine = load_machine(str(INSTALLED))
+    facts = Facts(machine, image, True, dry_run=True)
+    disk = Disk("/dev/sda", 64 * GiB, "ata", holds_node=True, installed=installed)
+    assert facts.upgrade_kind(disk) == kind
+
+
+def test_upgrade_kind_of_the_installed_example():
+    facts = SimulatedBackend(load_machine(str(INSTALLED))).facts
+    sda, sdb, sdc = facts.targets()
+    assert facts.upgrade_kind(sda) == "upgrade"  # 0.9-1 installed, the image is 1.0-1
+    assert facts.upgrade_kind(sdb) is None and facts.upgrade_kind(sdc) is None
+
+
+def test_simulated_upgrade_emits_the_upgrade_steps(tmp_path):
+    backend = installed_backend(tmp_path)
+    (sda, *_) = backend.facts.installed_nodes()
+    events = []
+    started = time.monotonic()
+    result = backend.upgrade(sda, events.append)
+    assert 0.15 < time.monotonic() - started < 0.8
+    assert result == ("Dry run: pretended to upgrade oVirt Node Reference 0.9-1 on /dev/sda "
+                      "to 1.0-1 (0.9-1 stays as the backup image); nothing was written.")
+    titles = [e.title for e in events if e.kind == "start"]
+    assert titles == [
+        "Keep oVirt Node Reference 0.9-1 as the current image and retire the unused slot",
+        "Make a fresh filesystem on the slot /dev/sda4",
+        "Copy oVirt Node Reference 1.0-1 to the new slot",
+        "Write the boot menu: oVirt Node Reference 1.0-1 on trial, oVirt Node Reference "
+        "0.9-1 as BACKUP",
+        "Swap the slot labels",
+        "Flush all writes to /dev/sda",
+    ]
+    assert {e.count for e in events} == {6}
+    assert [e.index for e in events if e.kind == "done"] == list(range(1, 7))
+    copied = [e for e in events if e.kind == "bytes"]
+    assert len(copied) >= 50 and {e.index for e in copied} == {3}
+    assert copied[-1].done == copied[-1].total == 2 * 300 * (1 << 20)
+    assert not [e for e in events if e.kind == "failed"]
+
+
+def test_simulated_downgrade_is_allowed(tmp_path):
+    backend = installed_backend(tmp_path, image={"version": "0.8", "release": "3"})
+    sda = backend.facts.installed_nodes()[0]
+    assert backend.facts.upgrade_kind(sda) == "downgrade"
+    result = backend.upgrade(sda, lambda event: None)
+    assert result.startswith("Dry run: pretended to downgrade oVirt Node Reference 0.9-1 on "
+                             "/dev/sda to 0.8-3 (0.9-1 stays as the backup image)")
+
+
+@pytest.mark.parametrize(("image", "sda", "disk", "error", "words"), [
+    ({"version": "0.9"}, {}, "/dev/sda", AlreadyInstalled,
+     "/dev/sda already runs oVirt Node Reference 0.9-1: nothing to upgrade"),
+    ({"product": "Another Node"}, {}, "/dev/sda", ValidationError,
+     "an upgrade keeps the product; reinstall to change it"),
+    ({}, {"installed": None, "installed_admin_hash": None, "holds_node": True}, "/dev/sda",
+     ValidationError, "holds no readable image to keep: reinstall the node instead"),
+    ({"size": "5G"}, {}, "/dev/sda", ValidationError,
+     "needs a slot of 5.5 GiB, but the slots of /dev/sda have 4.0 GiB"),
+    ({}, {}, "/dev/sdb", ValidationError,
+     "/dev/sdb holds no installed node .*: install one instead of upgrading"),
+])
+def test_simulated_upgrade_refuses_what_the_real_one_refuses(tmp_path, image, sda, disk,
+                                                              error, words):
+    backend = installed_backend(tmp_path, image=image, **sda)
+    events = []
+    with pytest.raises(error, match=words):
+        backend.upgrade(backend.facts.find_disk(disk), events.append)
+    assert events == []
+
+
+def test_fail_step_fails_an_upgrade_once(tmp_path):
+    backend = installed_backend(tmp_path, fail_step=3)
+    sda = backend.facts.installed_nodes()[0]
+    events = []
+    with pytest.raises(StepFailed) as caught:
+        backend.upgrade(sda, events.append)
+    assert str(caught.value) == ("Step 3 (Copy oVirt Node Reference 1.0-1 to the new slot) "
+                                 f"failed: {install_backend.SIMULATED_FAILURE}")
+    assert events[-1].kind == "failed" and events[-1].index == 3
+    again = []
+    assert backend.upgrade(sda, again.append).startswith("Dry run: pretended to upgrade")
+    assert not [e for e in again if e.kind == "failed"]
+
+
+def test_admin_password_of_a_described_node(tmp_path):
+    backend = SimulatedBackend(load_machine(str(INSTALLED)))
+    sda, sdb, _ = backend.facts.targets()
+    assert backend.has_admin_password(sda)
+    assert backend.check_admin_password(sda, NODE_PASSWORD)
+    assert not backend.check_admin_password(sda, NODE_PASSWORD.upper())
+    assert not backend.check_admin_password(sda, "")
+    with pytest.raises(ValidationError, match="/dev/sdb holds no installed node"):
+        backend.has_admin_password(sdb)
+    with pytest.raises(ValidationError, match="/dev/sdb holds no installed node"):
+        backend.check_admin_password(sdb, NODE_PASSWORD)
+    bare = installed_backend(tmp_path, installed_admin_hash=None)
+    sda = bare.facts.installed_nodes()[0]
+    assert not bare.has_admin_password(sda)
+    assert not bare.check_admin_password(sda, NODE_PASSWORD)
+
+
+def test_dry_run_upgrade_touches_nothing(tmp_path, monkeypatch, caplog):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the dry run ran a command")
+
+    caplog.set_level("DEBUG")
+    monkeypatch.setattr(subprocess, "run", refuse)
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    backend = installed_backend(tmp_path)
+    sda = backend.facts.installed_nodes()[0]
+    assert backend.check_admin_password(sda, NODE_PASSWORD)
+    backend.upgrade(sda, lambda event: None)
+    assert sorted(os.listdir(tmp_path)) == ["installed.json"]
+    assert NODE_PASSWORD not in caplog.text and sda.admin_hash not in caplog.text

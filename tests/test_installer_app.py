@@ -46,10 +46,14 @@ def test_welcome_names_the_image_and_the_hardware(tmp_path):
 
 def test_welcome_offers_reinstall_of_an_installed_node(tmp_path):
     drive = Driver(backend(tmp_path, INSTALLED), [Welcome, Welcome])
-    assert "Reinstall over oVirt Node Reference 0.9-1 on /dev/sda" in drive.text()
-    drive.press("down", " ")  # the second choice
+    text = drive.text()
+    assert "Reinstall over oVirt Node Reference 0.9-1 on /dev/sda" in text
+    assert "not offered here" not in text
+    drive.press("down", "down", " ")  # the third choice: install, upgrade, reinstall
     drive.app.next_pressed()
     assert drive.session.plan.reinstall and drive.session.boot_disk.path == "/dev/sda"
+    assert drive.session.action == "reinstall" and drive.session.upgrade_disk is None
+    assert not drive.session.upgrading
 
 
 def test_tab_cycles_through_every_stop_and_wraps(tmp_path):

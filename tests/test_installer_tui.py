@@ -19,6 +19,7 @@ from ovirt_node_setup.passwords import verify_password
 from tests.pty_terminal import REPO, PtyTerminal
 
 PASSWORD = "Quiet-Harbor-2026"
+NODE_PASSWORD = "node-admin"  # the admin password of the node in installed.json
 
 
 def machine(tmp_path: Path, source: str = "demo.json", **changes: object) -> str:
@@ -95,6 +96,44 @@ def test_a_whole_dry_run_install_by_keys(tmp_path, basic):
     assert PASSWORD.encode() not in term.raw
     if basic:
         assert bytes(term.raw).isascii(), "a non-ASCII byte reached the serial terminal"
+
+
+def test_a_whole_dry_run_upgrade_by_keys(tmp_path):
+    """Basic mode, as on a serial console: upgrade the node of installed.json, whose admin
+    password its description names (node-admin)."""
+    term = PtyTerminal.installer("--machine", machine(tmp_path, "installed.json"), "--serial")
+    try:
+        text = term.wait_for("Welcome to the installer")
+        assert "Upgrade oVirt Node Reference 0.9-1 on /dev/sda to 1.0-1" in text
+        term.press("down", "space")
+        term.wait_for("(X) Upgrade")
+        next_screen(term, "Keyboard layout")
+        next_screen(term, "step 3 of 6: Current admin password")
+        typed_from = len(term.raw)  # the Welcome screen showed the password's hint
+        term.press(*"wrong-pass", "enter")
+        term.wait_for("That is not the admin password of the node on /dev/sda")
+        assert "[ Next ]" not in term.text()
+        term.press(*NODE_PASSWORD, "enter")
+        term.wait_for("Right: this is the node's admin password.")
+        next_screen(term, "step 4 of 6: Confirmation")
+        text = term.text()
+        for words in ("UPGRADE /dev/sda (ATA ST500DM002", "Z3T8K1AB", "backup image",
+                      "First boot", "falls", "0.9-1 by itself"):
+            assert words in text, (words, text)
+        assert "[ Upgrade ]" not in text  # disabled until the tick
+        term.tab_to("I understand")
+        term.press("space")
+        next_screen(term, "Upgrading", "[ Upgrade ]")
+        text = term.wait_for("step 6 of 6: Finished", timeout=30)
+        assert "Dry run: pretended to upgrade oVirt Node Reference 0.9-1 on /dev/sda" in text
+        term.tab_to("[ Quit ]")
+        term.press("enter")
+        assert term.finish() == 0
+    finally:
+        term.close()
+    after = bytes(term.raw[typed_from:])
+    assert NODE_PASSWORD.encode() not in after and b"wrong-pass" not in after
+    assert bytes(term.raw).isascii(), "a non-ASCII byte reached the serial terminal"
 
 
 def test_resizing_to_40x12_and_back_recovers(tmp_path):

@@ -11,10 +11,12 @@ from installer.layout import MiB, plan_layout, space_left
 from installer.machine import Disk, ImageInfo, Simulation, load_machine
 from installer.plan import InstallPlan
 from ovirt_node_setup.errors import ValidationError
+from ovirt_node_setup.passwords import hash_password, verify_password
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((REPO / "examples/machines").glob("*.json"))
 GiB = 1024 * MiB
+HASH = hash_password("node-admin")
 
 
 def describe(tmp_path: Path, **top) -> str:
@@ -54,6 +56,11 @@ def test_installed_example_holds_an_older_node():
     sda = machine.disks[0]
     assert sda.installed == "oVirt Node Reference 0.9-1" and sda.holds_node
     assert sda.labels == ("Root", "RootBackup", "CONFIG")
+    # its admin password, for the dry run's upgrade, is named where a user sees it
+    assert "its admin password is node-admin" in machine.name
+    assert verify_password("node-admin", sda.admin_hash)
+    assert sda.admin_hash not in repr(sda)
+    assert [d.admin_hash for d in machine.disks[1:]] == ["", "", ""]
 
 
 def test_tiny_example_is_too_small_for_hdd():
@@ -118,6 +125,18 @@ def test_image_file_disks_resolve_against_the_description_folder(tmp_path):
      "disk 0: 'installed' has the wrong type"),
     ({"disks": [{"path": "/dev/sda", "size": "1G", "bus": "ata", "installed": "N 1-1",
                  "holds_node": False}]}, "'installed' but 'holds_node' false"),
+    ({"disks": [{"path": "/dev/sda", "size": "1G", "bus": "ata",
+                 "installed_admin_hash": HASH}]},
+     "disk 0 has 'installed_admin_hash' but no 'installed'"),
+    ({"disks": [{"path": "/dev/sda", "size": "1G", "bus": "ata", "installed": "N 1-1",
+                 "installed_admin_hash": "node-admin"}]},
+     "disk 0: 'installed_admin_hash' is not a SHA-512 crypt hash ($6$...)"),
+    ({"disks": [{"path": "/dev/sda", "size": "1G", "bus": "ata", "installed": "N 1-1",
+                 "installed_admin_hash": HASH[:-1]}]},
+     "disk 0: 'installed_admin_hash' is not a SHA-512 crypt hash ($6$...)"),
+    ({"disks": [{"path": "/dev/sda", "size": "1G", "bus": "ata", "installed": "N 1-1",
+                 "installed_admin_hash": ["x"]}]},
+     "disk 0: 'installed_admin_hash' has the wrong type"),
     ({"image": {"product": "X", "flavour": "y"}}, "'image' has an unknown field 'flavour'"),
     ({"image": {"size": "big"}}, "'big' is not a size"),
     ({"image": {"version": " "}}, "'image': 'version' is empty"),
@@ -137,3 +156,13 @@ def test_mistakes_are_one_sentence_naming_the_file(tmp_path, top, words):
     message = str(caught.value)
     assert message.startswith(f"The machine description {path}: ")
     assert words in message and "\n" not in message
+    assert "node-admin" not in message and HASH[:-1] not in message  # never echoed
+
+
+def test_an_installed_node_may_have_an_admin_hash(tmp_path):
+    machine = load_machine(describe(tmp_path, disks=[
+        {"path": "/dev/sda", "size": "64G", "bus": "ata", "installed": "oVirt Node 1.0-1",
+         "installed_admin_hash": HASH},
+        {"path": "/dev/sdb", "size": "64G", "bus": "ata", "installed": "oVirt Node 1.0-1"}]))
+    with_hash, without = machine.disks
+    assert with_hash.admin_hash == HASH and without.admin_hash == ""

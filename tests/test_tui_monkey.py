@@ -1,8 +1,9 @@
 """A monkey on every installer screen: thousands of random keys, in-process.
 
-For each screen of ``SCREENS`` and each seed, the real flow is driven up to that screen
-(a choice on Welcome, a disk on Boot device, a password, the tick on Confirm, a simulated
-install), then a seeded ``random.Random`` sends keys: printable characters (now and then
+For each screen of ``SCREENS`` and each seed whose flow shows it, the real flow is driven
+up to that screen (a choice on Welcome, a disk on Boot device or the node's current admin
+password for an upgrade, a password, the tick on Confirm, a simulated install or
+upgrade), then a seeded ``random.Random`` sends keys: printable characters (now and then
 a whole useful word, like ``/dev/sdb`` or ``192.168.1.10``), Tab, Shift-Tab, Enter, Esc,
 Space, the arrows, Backspace, Delete, Home, End, Page Up/Down, F2, Ctrl-B, Ctrl-X and F10
 (a word goes now and then into an emptied field, or is followed by Enter).
@@ -51,9 +52,12 @@ from screens.boot_device import BootDevice
 from screens.confirm import Confirm
 from screens.install_devices import InstallDevices
 from screens.installer import SCREENS
+from screens.network import Network
 from screens.password import Password
 from screens.progress import Progress
+from screens.storage import Storage
 from screens.theme import Theme
+from screens.upgrade_password import UpgradePassword
 from screens.welcome import Welcome
 from tests.tui_driver import SIZE, Driver
 
@@ -63,7 +67,7 @@ MACHINES = {"demo": REPO / "examples/machines/demo.json",
 SIMULATED_SECONDS = 0.2
 
 ACTIONS_PER_SEED = 700
-"""Keys (and draws) per seed; with the four seeds, 2,800 actions on every screen."""
+"""Keys (and draws) per seed; at least 1,400 actions on every screen (2,800 and more on most)."""
 AWAY_LIMIT = 120
 """Actions the monkey may spend on other screens before it starts again on its own."""
 HANG_SECONDS = 30
@@ -80,8 +84,11 @@ PRINTABLE = string.ascii_letters + string.digits + string.punctuation + " "
 WORDS = ("/dev/sda", "/dev/sdb", "/dev/sdc", "/dev/sr0", "/dev/nope", "de", "us", "German",
          "192.168.1.10", "/24", "255.255.255.0", "10.0.0.1", "fe80::1", "4096", "-1", "0",
          "512", "999999", "99999999999999999999", "node1.example.com", "pool.ntp.org", "4095",
-         "Correct-Horse-7")
+         "Correct-Horse-7", "node-admin")
 PASSWORD = "Correct-Horse-Battery-7"
+NODE_PASSWORD = "node-admin"  # the admin password of the node in installed.json
+INSTALL_ONLY = (BootDevice, InstallDevices, Storage, Network, Password)
+"""Screens an upgrade skips."""
 
 
 @dataclass(frozen=True)
@@ -89,8 +96,9 @@ class Variant:
     """What the real flow chose before the monkey starts."""
 
     machine: str  # a key of MACHINES
-    disk: str  # the boot disk picked on Boot device
+    disk: str  # the boot disk picked on Boot device (the node's disk for an upgrade)
     reinstall: bool = False  # Welcome: reinstall over the installed node
+    upgrade: bool = False  # Welcome: upgrade the installed node
     basic: bool = False  # start in basic mode (serial console)
     fail_step: int = 0  # the first simulated install fails at this step
     extra: str = ""  # non-ASCII characters the monkey types as well
@@ -102,7 +110,16 @@ SEEDS = {
     # flash; types e acute, sharp s, the euro sign and a wide (two-column) CJK character
     20260103: Variant("demo", "/dev/sdc", extra="\u00e9\u00df\u20ac\u4e2d"),
     20260104: Variant("installed", "/dev/sdb", basic=True),
+    20260105: Variant("installed", "/dev/sda", upgrade=True, basic=True, fail_step=3),
+    20260106: Variant("installed", "/dev/sda", upgrade=True),
 }
+
+
+def shows(variant: Variant, target: type[Screen]) -> bool:
+    """Whether the flow of ``variant`` ever shows the screen ``target``."""
+    if target is UpgradePassword:
+        return variant.upgrade
+    return not (variant.upgrade and target in INSTALL_ONLY)
 
 
 @pytest.fixture(scope="module")
@@ -172,15 +189,23 @@ class Monkey:
         while not isinstance(drive.screen, self.target):
             assert time.monotonic() < deadline, f"the flow got stuck on\n{drive.text()}"
             self.complete(drive)
-        if drive.session.boot_disk is not None:
+        if self.variant.upgrade and not isinstance(drive.screen, Welcome):
+            assert drive.session.upgrading
+            assert drive.session.upgrade_disk.path == self.variant.disk
+        elif drive.session.boot_disk is not None:
             assert drive.session.boot_disk.path == self.variant.disk
         return drive
 
     def complete(self, drive: Driver) -> None:
         """Answer the current screen as a user would, and press Next."""
         screen = drive.screen
-        if isinstance(screen, Welcome) and self.variant.reinstall:
-            drive.press("down", " ")  # the second choice: reinstall
+        wanted = "reinstall" if self.variant.reinstall else (
+            "upgrade" if self.variant.upgrade else "")
+        if isinstance(screen, Welcome) and wanted:
+            actions = [action for action, _ in screen._actions]
+            drive.press(*["down"] * actions.index(wanted), " ")
+        elif isinstance(screen, UpgradePassword):
+            drive.type(NODE_PASSWORD).press("enter")
         elif isinstance(screen, BootDevice) and drive.session.boot_disk is None:
             paths = [d.path for d in drive.session.backend.facts.targets()]
             drive.press(*["down"] * paths.index(self.variant.disk), " ")
@@ -297,7 +322,9 @@ class Monkey:
 
 @pytest.mark.parametrize("target", SCREENS, ids=[cls.__name__ for cls in SCREENS])
 def test_random_keys_on_every_screen(machines, target):
-    for seed in SEEDS:
+    seeds = [seed for seed, variant in SEEDS.items() if shows(variant, target)]
+    assert seeds, f"no seed reaches {target.__name__}"
+    for seed in seeds:
         monkey = Monkey(machines, target, seed)
         try:
             monkey.run(ACTIONS_PER_SEED)
