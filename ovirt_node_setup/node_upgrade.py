@@ -63,10 +63,20 @@ def booted_slot(cmdline: str) -> str | None:
     return None
 
 
+def _stateless(cmdline: str) -> bool:
+    """``stateless`` or ``stateless=1|yes|true|on`` (the last one wins), as early boot reads it."""
+    on = False
+    for word in cmdline.split():
+        name, eq, value = word.partition("=")
+        if name == "stateless":
+            on = not eq or value.lower() in ("1", "yes", "true", "on")
+    return on
+
+
 def running_node_disk(cmdline: str) -> tuple[str, str]:
     """(disk, booted slot label) of the running node; ``ValidationError`` when this
     system is stateless or not booted from an installed node."""
-    if "stateless" in cmdline.split():
+    if _stateless(cmdline):
         raise ValidationError(STATELESS)
     slot = booted_slot(cmdline)
     if slot is None:

@@ -145,8 +145,9 @@ def test_the_booted_slot_comes_from_the_kernel_command_line():
     assert node_upgrade.booted_slot("root=live:LABEL=RootBackup") == BACKUP
     assert node_upgrade.booted_slot("root=/dev/sda1") is None
     assert node_upgrade.booted_slot("quiet") is None
-    with pytest.raises(ValidationError, match="stateless"):
-        node_upgrade.running_node_disk("root=live:LABEL=Root stateless")
+    for stateless in ("stateless", "stateless=yes", "stateless=0 stateless=on"):
+        with pytest.raises(ValidationError, match="stateless"):
+            node_upgrade.running_node_disk(f"root=live:LABEL=Root {stateless}")
     with pytest.raises(ValidationError, match="give the node's disk with --disk"):
         node_upgrade.running_node_disk("root=/dev/sda1")
 
