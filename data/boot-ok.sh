@@ -27,8 +27,12 @@
 # bytes as made by grub-editenv), the header line, NAME=VALUE lines, then "#" padding;
 # written over the old bytes with dd conv=notrunc, then synced.
 #
+# It sources node-lib.sh, the helpers it shares with early-boot.sh, from beside itself
+# (or from OVIRT_NODE_LIB); without it, it says so and exits with status 1.
+#
 # Environment (tests): OVIRT_NODE_CMDLINE (default /proc/cmdline), OVIRT_NODE_RUN_DIR
-# (default /run/ovirt-node), OVIRT_NODE_SYSFS (default /sys).
+# (default /run/ovirt-node), OVIRT_NODE_SYSFS (default /sys), OVIRT_NODE_LIB (default
+# node-lib.sh beside this script).
 #
 # Portable POSIX sh: it runs under busybox sh and dash, with busybox's tools or
 # util-linux's. No "local", no arrays, no bashisms.
@@ -56,39 +60,17 @@ say() {
     printf 'ovirt-node: %s\n' "$*" >&2
 }
 
-CMDLINE=
-read_cmdline() {
-    CMDLINE=$(cat "$CMDLINE_FILE" 2>/dev/null) || CMDLINE=
+# The helpers shared with early-boot.sh (read_cmdline, cmdline_value, cmdline_flag,
+# device_for_label): node-lib.sh beside this script, or $OVIRT_NODE_LIB.
+case $0 in
+    */*) NODE_LIB=${OVIRT_NODE_LIB:-${0%/*}/node-lib.sh} ;;
+    *) NODE_LIB=${OVIRT_NODE_LIB:-./node-lib.sh} ;;  # "sh boot-ok.sh" in its own folder
+esac
+[ -r "$NODE_LIB" ] || {
+    say "cannot read $NODE_LIB, the shell library of this script; boot trial not checked"
+    exit 1
 }
-
-# The value of the last NAME=VALUE word of the command line; status 1 if there is none.
-cmdline_value() {
-    cv_found=1
-    cv_value=
-    for cv_word in $CMDLINE; do
-        case $cv_word in
-            "$1="*) cv_value=${cv_word#*=}; cv_found=0 ;;
-        esac
-    done
-    printf '%s' "$cv_value"
-    return $cv_found
-}
-
-# Whether a switch is on: a bare NAME or NAME=yes/true/on/1; the last word wins.
-cmdline_flag() {
-    cf_on=1
-    for cf_word in $CMDLINE; do
-        case $cf_word in
-            "$1") cf_on=0 ;;
-            "$1="*)
-                case $(printf '%s' "${cf_word#*=}" | tr 'A-Z' 'a-z') in
-                    1|yes|true|on) cf_on=0 ;;
-                    *) cf_on=1 ;;
-                esac ;;
-        esac
-    done
-    return $cf_on
-}
+. "$NODE_LIB"
 
 # The booted slot from root=live:LABEL=<slot> or root=live:/dev/<device>: sets
 # SLOT_LABEL (the label, or the device path); status 1 when root= names no live slot.
@@ -207,28 +189,6 @@ decide() {
 }
 
 # -- finding the ESP -----------------------------------------------------------------------
-
-# The block device carrying the filesystem label $1; status 1 if none.
-device_for_label() {
-    if [ -e "/dev/disk/by-label/$1" ]; then
-        readlink -f "/dev/disk/by-label/$1" && return 0
-    fi
-    if command -v blkid >/dev/null 2>&1; then
-        dl_dev=$(blkid -L "$1" 2>/dev/null)
-        if [ -n "$dl_dev" ] && [ -b "$dl_dev" ]; then
-            printf '%s\n' "$dl_dev"
-            return 0
-        fi
-    fi
-    if command -v findfs >/dev/null 2>&1; then
-        dl_dev=$(findfs "LABEL=$1" 2>/dev/null)
-        if [ -n "$dl_dev" ] && [ -b "$dl_dev" ]; then
-            printf '%s\n' "$dl_dev"
-            return 0
-        fi
-    fi
-    return 1
-}
 
 # The device the booted slot lives on: the one early boot mounted at RUN_DIR/slot
 # (it stays there), else the one carrying the slot's label.

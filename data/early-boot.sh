@@ -16,6 +16,9 @@
 # slot; "stateless" leaves every local disk alone except the slot, which is mounted
 # read-only.
 #
+# It sources node-lib.sh, the helpers it shares with boot-ok.sh, from beside itself
+# (or from OVIRT_NODE_LIB); without it, the boot fails as on any other error.
+#
 # Portable POSIX sh: it runs under busybox sh and dash, with busybox's tools or
 # util-linux's. No "local", no arrays, no bashisms.
 
@@ -30,7 +33,10 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}
 export PATH
 
 MODE=${1:-boot}
-LOG=/dev/console
+case $MODE in
+    replay) LOG=stderr ;;  # on the running system
+    *) LOG=/dev/console ;;
+esac
 
 # One line on the console (boot) or on stderr (replay), always prefixed.
 say() {
@@ -39,66 +45,42 @@ say() {
     fi
 }
 
-CMDLINE=
-read_cmdline() {
-    CMDLINE=$(cat "$CMDLINE_FILE" 2>/dev/null) || CMDLINE=
+# A boot that cannot go on: one clear line, then a shell on the console (or power off
+# for tests); outside PID 1 (a dracut hook) the caller decides.
+fail() {
+    say "boot failed: $*"
+    if [ "$MODE" != boot ] || [ "$$" != 1 ]; then
+        exit 1
+    fi
+    # (cmdline_flag is in node-lib.sh: without the library, no test power-off)
+    if command -v cmdline_flag >/dev/null 2>&1 && cmdline_flag ovirt.test_poweroff; then
+        sync
+        poweroff -f
+    fi
+    say "starting a shell on the console; the boot cannot continue"
+    while :; do
+        if command -v cttyhack >/dev/null 2>&1; then
+            setsid cttyhack sh -l
+        else
+            sh -l </dev/console >/dev/console 2>&1
+        fi
+        sleep 1
+    done
 }
 
-# The value of the last NAME=VALUE word of the command line; status 1 if there is none.
-cmdline_value() {
-    cv_found=1
-    cv_value=
-    for cv_word in $CMDLINE; do
-        case $cv_word in
-            "$1="*) cv_value=${cv_word#*=}; cv_found=0 ;;
-        esac
-    done
-    printf '%s' "$cv_value"
-    return $cv_found
-}
-
-# Whether a switch is on: a bare NAME or NAME=yes/true/on/1; the last word wins.
-cmdline_flag() {
-    cf_on=1
-    for cf_word in $CMDLINE; do
-        case $cf_word in
-            "$1") cf_on=0 ;;
-            "$1="*)
-                case $(printf '%s' "${cf_word#*=}" | tr 'A-Z' 'a-z') in
-                    1|yes|true|on) cf_on=0 ;;
-                    *) cf_on=1 ;;
-                esac ;;
-        esac
-    done
-    return $cf_on
-}
+# The helpers shared with boot-ok.sh (read_cmdline, cmdline_value, cmdline_flag,
+# device_for_label): node-lib.sh beside this script, or $OVIRT_NODE_LIB.
+case $0 in
+    */*) NODE_LIB=${OVIRT_NODE_LIB:-${0%/*}/node-lib.sh} ;;
+    *) NODE_LIB=${OVIRT_NODE_LIB:-./node-lib.sh} ;;  # "sh early-boot.sh" in its own folder
+esac
+[ -r "$NODE_LIB" ] || fail "cannot read $NODE_LIB, the shell library of this script"
+. "$NODE_LIB"
 
 # Whether something is mounted on PATH (a directory or a file), from mountinfo.
 is_mountpoint() {
     [ -r /proc/self/mountinfo ] || return 1
     awk -v p="$1" '$5 == p { found = 1 } END { exit !found }' /proc/self/mountinfo
-}
-
-# The block device carrying the filesystem label $1; status 1 if none (yet).
-device_for_label() {
-    if [ -e "/dev/disk/by-label/$1" ]; then
-        readlink -f "/dev/disk/by-label/$1" && return 0
-    fi
-    if command -v blkid >/dev/null 2>&1; then
-        dl_dev=$(blkid -L "$1" 2>/dev/null)
-        if [ -n "$dl_dev" ] && [ -b "$dl_dev" ]; then
-            printf '%s\n' "$dl_dev"
-            return 0
-        fi
-    fi
-    if command -v findfs >/dev/null 2>&1; then
-        dl_dev=$(findfs "LABEL=$1" 2>/dev/null)
-        if [ -n "$dl_dev" ] && [ -b "$dl_dev" ]; then
-            printf '%s\n' "$dl_dev"
-            return 0
-        fi
-    fi
-    return 1
 }
 
 # Like device_for_label, but give slow disks up to $2 seconds to appear.
@@ -283,28 +265,6 @@ replay() {
     return 0
 }
 
-# A boot that cannot go on: one clear line, then a shell on the console (or power off
-# for tests); outside PID 1 (a dracut hook) the caller decides.
-fail() {
-    say "boot failed: $*"
-    if [ "$MODE" != boot ] || [ "$$" != 1 ]; then
-        exit 1
-    fi
-    if cmdline_flag ovirt.test_poweroff; then
-        sync
-        poweroff -f
-    fi
-    say "starting a shell on the console; the boot cannot continue"
-    while :; do
-        if command -v cttyhack >/dev/null 2>&1; then
-            setsid cttyhack sh -l
-        else
-            sh -l </dev/console >/dev/console 2>&1
-        fi
-        sleep 1
-    done
-}
-
 # Mount the slot, its squashfs and the overlay at SYSROOT; restore /config unless
 # stateless. Sets SLOT_LABEL, SLOT_DEVICE and the image's version fields.
 mount_sysroot() {
@@ -404,7 +364,6 @@ case $MODE in
         announce
         ;;
     replay)
-        LOG=stderr
         replay "${2:-/config}" "${3:-}"
         ;;
     *)

@@ -199,6 +199,32 @@ def test_mark_on_a_stateless_or_other_boot_touches_nothing(shell, tmp_path) -> N
         assert not run_dir.exists()
 
 
+def test_finds_its_library_beside_itself_or_says_it_cannot(shell, tmp_path) -> None:
+    line = tmp_path / "cmdline"
+    line.write_text(ROOT_CMDLINE + " stateless")  # nothing to do, once the library is read
+    env = dict(os.environ, OVIRT_NODE_CMDLINE=str(line))
+    env.pop("OVIRT_NODE_LIB", None)
+    for cwd, script in ((tmp_path, str(BOOT_OK)), (REPO, "data/boot-ok.sh"),
+                        (BOOT_OK.parent, "boot-ok.sh")):  # "sh boot-ok.sh": $0 has no slash
+        done = subprocess.run([*shell, script, "file", "grubenv"], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=30)
+        assert (done.returncode, done.stderr) == (0, ""), script
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(BOOT_OK, alone)
+    for cwd, script in ((tmp_path, str(alone / "boot-ok.sh")), (alone, "boot-ok.sh")):
+        done = subprocess.run([*shell, script, "file", "grubenv"], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=30)
+        lib = f"{alone}/node-lib.sh" if cwd == tmp_path else "./node-lib.sh"
+        assert done.returncode == 1, script
+        assert done.stderr == (f"ovirt-node: cannot read {lib}, the shell library of this "
+                               "script; boot trial not checked\n")
+    done = subprocess.run([*shell, str(alone / "boot-ok.sh"), "file", "grubenv"],
+                          env=dict(env, OVIRT_NODE_LIB=str(REPO / "data" / "node-lib.sh")),
+                          capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
 def test_unit_runs_the_script_once_the_system_is_up() -> None:
     fields: dict[str, list[str]] = {}
     for line in UNIT.read_text().splitlines():

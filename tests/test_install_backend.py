@@ -26,6 +26,7 @@ from ovirt_node_setup.install_backend import (
     open_backend,
 )
 from ovirt_node_setup.real_backend import RealBackend, cpu_virtualization, installed_version
+from tests.machines import installed_backend
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples/machines/demo.json"
@@ -343,23 +344,6 @@ def test_dry_run_keyboard_is_listed_but_never_loaded(tmp_path, monkeypatch):
 # -- upgrading an installed node ---------------------------------------------------------
 
 NODE_PASSWORD = "node-admin"  # the admin password of the node in installed.json
-
-
-def installed_backend(tmp_path: Path, image: dict | None = None, seconds: float = 0.2,
-                      fail_step: int = 0, **sda) -> SimulatedBackend:
-    """installed.json with a quick simulation; ``image`` and ``sda`` change its image and
-    its first disk (None drops a key)."""
-    desc = json.loads(INSTALLED.read_text())
-    desc["simulate"] = {"seconds": seconds, "fail_step": fail_step}
-    desc["image"].update(image or {})
-    for key, value in sda.items():
-        if value is None:
-            desc["disks"][0].pop(key, None)
-        else:
-            desc["disks"][0][key] = value
-    path = tmp_path / "installed.json"
-    path.write_text(json.dumps(desc))
-    return SimulatedBackend(load_machine(str(path)))
 
 
 @pytest.mark.parametrize(("installed", "image", "kind"), [

@@ -27,6 +27,7 @@ from tools import refimage, vm
 REPO = Path(__file__).resolve().parent.parent
 EARLY_BOOT = REPO / "data" / "early-boot.sh"
 BOOT_OK = REPO / "data" / "boot-ok.sh"
+NODE_LIB = REPO / "data" / "node-lib.sh"
 VERSION, RELEASE = "4.2", "7"
 BOOT_TIMEOUT = 90.0
 MiB = 1024 * 1024
@@ -80,17 +81,21 @@ def test_cache_key_covers_the_boot_scripts(tmp_path: Path) -> None:
     key = refimage.cache_key(kernel, "1.0", "1")
     assert refimage.cache_key(kernel, "1.0", "1", boot_ok=changed) != key
     assert refimage.cache_key(kernel, "1.0", "1", early_boot=changed) != key
+    assert refimage.cache_key(kernel, "1.0", "1", node_lib=changed) != key
 
 
 def test_squashfs_holds_init_and_hostname(image: refimage.Image) -> None:
     listing = subprocess.run(["unsquashfs", "-l", str(image.squashfs_path)], check=True,
                              capture_output=True, text=True).stdout.split()
-    for path in ("sbin/init", "etc/hostname", "bin/busybox", "bin/sh", refimage.BOOT_OK_PATH):
+    for path in ("sbin/init", "etc/hostname", "bin/busybox", "bin/sh", refimage.BOOT_OK_PATH,
+                 refimage.NODE_LIB_PATH):
         assert f"squashfs-root/{path}" in listing, path
-    unpacked = subprocess.run(
-        ["unsquashfs", "-cat", str(image.squashfs_path), refimage.BOOT_OK_PATH], check=True,
-        capture_output=True).stdout
-    assert unpacked == BOOT_OK.read_bytes()
+    # boot-ok.sh with the shell library it sources from beside itself
+    assert Path(refimage.NODE_LIB_PATH).parent == Path(refimage.BOOT_OK_PATH).parent
+    for path, source in ((refimage.BOOT_OK_PATH, BOOT_OK), (refimage.NODE_LIB_PATH, NODE_LIB)):
+        unpacked = subprocess.run(["unsquashfs", "-cat", str(image.squashfs_path), path],
+                                  check=True, capture_output=True).stdout
+        assert unpacked == source.read_bytes(), path
     init = subprocess.run(["unsquashfs", "-cat", str(image.squashfs_path), "sbin/init"],
                           check=True, capture_output=True, text=True).stdout
     # the boot trial ends before the line tests wait for
@@ -102,6 +107,8 @@ def test_initrd_holds_init_early_boot_and_modules(image: refimage.Image) -> None
     init_mode, init = entries["init"]
     assert stat.S_ISREG(init_mode) and init_mode & 0o111
     assert entries["early-boot.sh"][1] == EARLY_BOOT.read_bytes()
+    assert entries["node-lib.sh"][1] == NODE_LIB.read_bytes()  # beside it, as it expects
+    assert b"exec /bin/sh /early-boot.sh" in init
     assert stat.S_ISCHR(entries["dev/console"][0])
     assert stat.S_ISREG(entries["bin/busybox"][0])
     assert entries["bin/sh"] == (stat.S_IFLNK | 0o777, b"/bin/busybox")
@@ -253,7 +260,28 @@ def test_replay_restores_persisted_paths(shell: str, tmp_path: Path,
 def test_early_boot_script_parses(shell: str) -> None:
     if shutil.which(SHELLS[shell][0]) is None:
         pytest.skip(f"{shell} is not installed")
-    subprocess.run([*SHELLS[shell], "-n", str(EARLY_BOOT)], check=True)
+    for script in (EARLY_BOOT, NODE_LIB):
+        subprocess.run([*SHELLS[shell], "-n", str(script)], check=True)
+
+
+@pytest.mark.parametrize("shell", sorted(SHELLS))
+def test_early_boot_without_its_library_fails_in_one_line(shell: str, tmp_path: Path) -> None:
+    if shutil.which(SHELLS[shell][0]) is None:
+        pytest.skip(f"{shell} is not installed")
+    shutil.copy(EARLY_BOOT, tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "OVIRT_NODE_LIB"}
+    for cwd, script in ((REPO, str(tmp_path / "early-boot.sh")), (tmp_path, "early-boot.sh")):
+        done = subprocess.run([*SHELLS[shell], script, "replay", str(tmp_path / "none")],
+                              cwd=cwd, env=env, capture_output=True, text=True, timeout=30)
+        lib = f"{tmp_path}/node-lib.sh" if cwd == REPO else "./node-lib.sh"
+        assert done.returncode == 1, script
+        assert done.stderr == (f"ovirt-node: boot failed: cannot read {lib}, the shell "
+                               "library of this script\n")
+    # found beside it, also when run from its own folder ("sh early-boot.sh")
+    shutil.copy(NODE_LIB, tmp_path)
+    done = subprocess.run([*SHELLS[shell], "early-boot.sh", "replay", str(tmp_path / "none")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stderr) == (0, "")
 
 
 # -- booting the image in qemu ----------------------------------------------------------

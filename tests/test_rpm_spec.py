@@ -228,8 +228,9 @@ def test_rpm_installs_modules_privately_and_one_launcher_per_command(built: dict
     for package in PACKAGES:
         assert f"{PRIVATE_DIR}/{package}/__init__.py" in files
     # The data files the code reads beside its packages (the bootloader's menu template).
+    # The boot scripts come with the shell library they source from beside themselves.
     assert {f"{PRIVATE_DIR}/data/grub.cfg.in", f"{PRIVATE_DIR}/data/early-boot.sh",
-            f"{PRIVATE_DIR}/data/boot-ok.sh"} <= files
+            f"{PRIVATE_DIR}/data/boot-ok.sh", f"{PRIVATE_DIR}/data/node-lib.sh"} <= files
     # The unit that ends a boot trial, where systemd looks, and enabled by a preset.
     assert {"/usr/lib/systemd/system/ovirt-node-boot-ok.service",
             "/usr/lib/systemd/system-preset/80-ovirt-node-setup.preset"} <= files
@@ -259,6 +260,12 @@ def test_boot_ok_unit_runs_the_shipped_script_and_is_enabled(payload: Path) -> N
     script = payload / starts[0][0].lstrip("/")
     assert script == payload / PRIVATE_DIR.lstrip("/") / "data" / "boot-ok.sh"
     assert script.is_file() and os.access(script, os.X_OK)
+    # It finds its shell library beside it: on a "stateless" boot it has nothing to do.
+    cmdline = payload.parent / "boot-ok-cmdline"
+    cmdline.write_text("root=live:LABEL=Root stateless\n")
+    done = subprocess.run([str(script), "file", "/nonexistent/grubenv"], capture_output=True,
+                          text=True, env=dict(os.environ, OVIRT_NODE_CMDLINE=str(cmdline)))
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
     preset = payload / "usr/lib/systemd/system-preset/80-ovirt-node-setup.preset"
     assert preset.read_text() == "enable ovirt-node-boot-ok.service\n"
 

@@ -33,6 +33,7 @@ from screens.upgrade_password import (
     UpgradePassword,
 )
 from screens.welcome import UPGRADE_NOTE, Welcome
+from tests.machines import installed_backend
 from tests.tui_driver import Driver
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,23 +43,6 @@ UPGRADE = ("Upgrade oVirt Node Reference 0.9-1 on /dev/sda to 1.0-1 (0.9-1 stays
            "backup image)")
 WRONG = "That is not the admin password of the node on /dev/sda: type it again."
 INSTALL_SCREENS = (BootDevice, InstallDevices, Storage, Network, Password)
-
-
-def backend(tmp_path: Path, image: dict | None = None, seconds: float = 0.2,
-            fail_step: int = 0, **sda: object) -> SimulatedBackend:
-    """installed.json with a quick simulation; ``image`` and ``sda`` change the
-    description's image and its first disk (a value of None drops the key)."""
-    desc = json.loads(INSTALLED.read_text())
-    desc["simulate"] = {"seconds": seconds, "fail_step": fail_step}
-    desc["image"].update(image or {})
-    for key, value in sda.items():
-        if value is None:
-            desc["disks"][0].pop(key, None)
-        else:
-            desc["disks"][0][key] = value
-    path = tmp_path / "machine.json"
-    path.write_text(json.dumps(desc))
-    return SimulatedBackend(load_machine(str(path)))
 
 
 def flat(text: str) -> str:
@@ -158,7 +142,7 @@ def wait(d: Driver, until, timeout: float = 10.0) -> None:
 
 
 def test_welcome_offers_an_upgrade_of_an_older_node(tmp_path):
-    d = Driver(backend(tmp_path), basic=True)
+    d = Driver(installed_backend(tmp_path), basic=True)
     text = body(d)
     assert UPGRADE in text
     assert "Reinstall over oVirt Node Reference 0.9-1 on /dev/sda (erases it)" in text
@@ -174,7 +158,7 @@ def test_welcome_offers_an_upgrade_of_an_older_node(tmp_path):
 
 
 def test_welcome_offers_a_downgrade_when_the_image_is_older(tmp_path):
-    d = Driver(backend(tmp_path, image={"version": "0.8"}), basic=True)
+    d = Driver(installed_backend(tmp_path, image={"version": "0.8"}), basic=True)
     text = body(d)
     assert ("Downgrade oVirt Node Reference 0.9-1 on /dev/sda to 0.8-1 (0.9-1 stays as the "
             "backup image)") in text
@@ -191,7 +175,7 @@ def test_welcome_offers_a_downgrade_when_the_image_is_older(tmp_path):
 ])
 def test_welcome_offers_no_upgrade_for_the_same_version_or_another_product(
         tmp_path, image, installed, remark):
-    d = Driver(backend(tmp_path, image=image, installed=installed), basic=True)
+    d = Driver(installed_backend(tmp_path, image=image, installed=installed), basic=True)
     text = body(d)
     assert "Upgrade " not in text and "Downgrade " not in text
     assert f"Reinstall over {installed} on /dev/sda" in text
@@ -201,7 +185,7 @@ def test_welcome_offers_no_upgrade_for_the_same_version_or_another_product(
 
 
 def test_switching_from_upgrade_back_to_install_skips_the_password(tmp_path):
-    d = Driver(backend(tmp_path), basic=True)
+    d = Driver(installed_backend(tmp_path), basic=True)
     to_password(d)
     go_back(d)
     go_back(d)
@@ -217,7 +201,7 @@ def test_switching_from_upgrade_back_to_install_skips_the_password(tmp_path):
 
 
 def test_a_wrong_password_is_refused_under_the_field(tmp_path):
-    d = Driver(backend(tmp_path), basic=True)
+    d = Driver(installed_backend(tmp_path), basic=True)
     to_password(d)
     screen = d.screen
     text = body(d)
@@ -238,7 +222,7 @@ def test_a_wrong_password_is_refused_under_the_field(tmp_path):
 
 
 def test_the_right_password_lets_next_through(tmp_path):
-    d = Driver(backend(tmp_path), basic=True)
+    d = Driver(installed_backend(tmp_path), basic=True)
     to_password(d)
     d.type("not-the-one").press("enter")
     d.type(PASSWORD).press("enter")
@@ -250,7 +234,7 @@ def test_the_right_password_lets_next_through(tmp_path):
 
 
 def test_tab_to_next_without_enter_is_not_a_way_around(tmp_path):
-    d = Driver(backend(tmp_path), basic=True)
+    d = Driver(installed_backend(tmp_path), basic=True)
     to_password(d)
     d.type(PASSWORD)
     for _ in range(6):
@@ -261,7 +245,7 @@ def test_tab_to_next_without_enter_is_not_a_way_around(tmp_path):
 
 
 def test_a_node_without_an_admin_password_lets_next_through_with_a_notice(tmp_path):
-    d = Driver(backend(tmp_path, installed_admin_hash=None), basic=True)
+    d = Driver(installed_backend(tmp_path, installed_admin_hash=None), basic=True)
     to_password(d)
     assert flat(NO_HASH) in body(d) and "Type it" not in body(d)
     assert "Admin password " not in d.text()  # nothing to type
@@ -272,7 +256,7 @@ def test_a_node_without_an_admin_password_lets_next_through_with_a_notice(tmp_pa
 
 def test_the_password_never_reaches_the_log_or_the_screen(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
-    d = Driver(backend(tmp_path), basic=True)
+    d = Driver(installed_backend(tmp_path), basic=True)
     to_password(d)
     seen = []
     for key in [*"wrong-password", "enter", *PASSWORD]:
@@ -304,7 +288,7 @@ class Unreadable(SimulatedBackend):
 
 
 def test_a_node_whose_password_cannot_be_read_blocks_next(tmp_path):
-    machine = backend(tmp_path).facts.machine
+    machine = installed_backend(tmp_path).facts.machine
     broken = Unreadable(machine, read=ValidationError("/dev/sda cannot be read."), check=None)
     d = Driver(broken, basic=True)
     to_password(d)
@@ -317,7 +301,7 @@ def test_a_node_whose_password_cannot_be_read_blocks_next(tmp_path):
 
 
 def test_a_check_that_fails_says_so_and_can_be_tried_again(tmp_path):
-    machine = backend(tmp_path).facts.machine
+    machine = installed_backend(tmp_path).facts.machine
     broken = Unreadable(machine, read=None, check=OSError("disk gone"))
     d = Driver(broken, basic=True)
     to_password(d)
@@ -332,7 +316,7 @@ def test_a_check_that_fails_says_so_and_can_be_tried_again(tmp_path):
 
 
 def test_the_install_screens_are_skipped_forward_and_back(tmp_path):
-    d = Driver(backend(tmp_path), basic=True)
+    d = Driver(installed_backend(tmp_path), basic=True)
     to_confirm(d)
     skipped = [s for s in d.screens if isinstance(s, INSTALL_SCREENS)]
     assert len(skipped) == 5 and all(s.skip() for s in skipped)
@@ -347,7 +331,7 @@ def test_the_install_screens_are_skipped_forward_and_back(tmp_path):
 
 
 def test_back_and_next_keep_the_choices(tmp_path):
-    d = Driver(backend(tmp_path), basic=True)
+    d = Driver(installed_backend(tmp_path), basic=True)
     to_password(d)
     go_back(d)
     d.type("de-latin1").press("tab", " ")  # search, then pick
@@ -401,7 +385,7 @@ def styles(d: Driver) -> dict[str, str]:
 
 
 def test_confirm_shows_the_upgrade_and_needs_the_tick(tmp_path):
-    d = Driver(backend(tmp_path), basic=True)
+    d = Driver(installed_backend(tmp_path), basic=True)
     to_confirm(d)
     text = body(d)
     disk = "UPGRADE /dev/sda (ATA ST500DM002, 480.0 GiB, ata, serial Z3T8K1AB)"
@@ -423,7 +407,7 @@ def test_confirm_shows_the_upgrade_and_needs_the_tick(tmp_path):
 
 
 def test_confirm_of_a_downgrade_says_the_image_is_older(tmp_path):
-    d = Driver(backend(tmp_path, image={"version": "0.8"}), basic=True)
+    d = Driver(installed_backend(tmp_path, image={"version": "0.8"}), basic=True)
     to_confirm(d, "Downgrade")
     text = body(d)
     assert "This disk will be DOWNGRADED:" in text and "DOWNGRADE /dev/sda" in text
@@ -433,7 +417,7 @@ def test_confirm_of_a_downgrade_says_the_image_is_older(tmp_path):
 
 
 def test_confirm_unticks_when_the_choice_changes(tmp_path):
-    d = Driver(backend(tmp_path), basic=True)
+    d = Driver(installed_backend(tmp_path), basic=True)
     to_confirm(d)
     d.press(" ")
     for _ in range(3):
@@ -453,7 +437,7 @@ def test_confirm_unticks_when_the_choice_changes(tmp_path):
 
 
 def test_the_simulated_upgrade_runs_to_finish(tmp_path):
-    d = Driver(backend(tmp_path), basic=True)
+    d = Driver(installed_backend(tmp_path), basic=True)
     to_confirm(d)
     d.press(" ")
     press_next(d)
@@ -480,7 +464,7 @@ def test_the_simulated_upgrade_runs_to_finish(tmp_path):
 
 
 def test_a_failed_upgrade_says_the_node_still_boots_and_offers_retry(tmp_path):
-    d = Driver(backend(tmp_path, fail_step=3), basic=True)
+    d = Driver(installed_backend(tmp_path, fail_step=3), basic=True)
     to_confirm(d)
     d.press(" ")
     press_next(d)
@@ -501,7 +485,7 @@ def test_a_failed_upgrade_says_the_node_still_boots_and_offers_retry(tmp_path):
 
 def test_a_refused_upgrade_fails_with_the_backends_sentence(tmp_path):
     """Welcome offers no upgrade to a slot too small, but the backend refuses it anyway."""
-    d = Driver(backend(tmp_path, image={"size": "5G"}), basic=True)
+    d = Driver(installed_backend(tmp_path, image={"size": "5G"}), basic=True)
     to_confirm(d)
     d.press(" ")
     press_next(d)
@@ -516,7 +500,7 @@ def test_a_refused_upgrade_fails_with_the_backends_sentence(tmp_path):
 
 @pytest.mark.parametrize("basic", [True, False], ids=["basic", "rich"])
 def test_every_upgrade_screen_fits_80x24(tmp_path, basic):
-    d = Driver(backend(tmp_path, image={"version": "0.8"}), basic=basic)
+    d = Driver(installed_backend(tmp_path, image={"version": "0.8"}), basic=basic)
     seen = [d.checked_text()]
     to_password(d, "Downgrade")
     seen.append(d.checked_text())
@@ -532,7 +516,7 @@ def test_every_upgrade_screen_fits_80x24(tmp_path, basic):
 
 
 def test_focus_is_visible_on_the_password_field(tmp_path):
-    d = Driver(backend(tmp_path), basic=True)
+    d = Driver(installed_backend(tmp_path), basic=True)
     to_password(d)
     d.type("abc")
     attrs = {attr for row in d.app.top.render((80, 24), focus=True).content()

@@ -2,16 +2,17 @@
 
 An image source per DESIGN.md ("Image and disk layout"): a directory holding
 ``vmlinuz0`` (Debian 12's cloud kernel), ``initrd0.img`` (busybox, the few driver
-modules a VM disk needs, and the product's ``data/early-boot.sh``),
-``LiveOS/squashfs.img`` (a busybox root filesystem whose ``/sbin/init`` runs the
-product's ``data/boot-ok.sh``, which ends a boot trial of an upgraded image, then prints
-``ovirt-node: system up, hostname <name>``) and ``version``; optionally also an ISO9660
-file of the same tree.
+modules a VM disk needs, and the product's ``data/early-boot.sh`` with the
+``data/node-lib.sh`` it sources), ``LiveOS/squashfs.img`` (a busybox root filesystem
+whose ``/sbin/init`` runs the product's ``data/boot-ok.sh``, which ends a boot trial of
+an upgraded image, then prints ``ovirt-node: system up, hostname <name>``) and
+``version``; optionally also an ISO9660 file of the same tree.
 
 Everything comes from Debian packages on this machine and is cached under
 ``/var/cache/ovirt-node-setup/reference-image/<key>/``, where the key is a hash of every
-input (kernel package, busybox binary, early-boot and boot-ok scripts, this file,
-version, release).
+input (kernel package, busybox binary, early-boot and boot-ok scripts and the shell
+library ``data/node-lib.sh`` they source from beside themselves, this file, version,
+release).
 A build happens in a temporary directory beside the cache entries and is renamed into
 place in one step, so a killed build never leaves a half entry behind.
 
@@ -47,6 +48,8 @@ REPO = Path(__file__).resolve().parent.parent
 EARLY_BOOT = REPO / "data" / "early-boot.sh"
 BOOT_OK = REPO / "data" / "boot-ok.sh"
 BOOT_OK_PATH = "usr/libexec/ovirt-node/boot-ok.sh"  # in the squashfs root
+NODE_LIB = REPO / "data" / "node-lib.sh"  # sourced by both scripts from beside themselves
+NODE_LIB_PATH = "usr/libexec/ovirt-node/node-lib.sh"  # beside BOOT_OK_PATH
 CACHE_ROOT = Path(os.environ.get("OVIRT_NODE_REFIMAGE_CACHE",
                                  "/var/cache/ovirt-node-setup/reference-image"))
 KERNEL_METAPACKAGE = "linux-image-cloud-amd64"
@@ -205,12 +208,12 @@ def _resolve_kernel(metapackage: str) -> KernelPackage:
 
 def cache_key(kernel: KernelPackage, version: str, release: str,
               busybox: Path = BUSYBOX, early_boot: Path = EARLY_BOOT,
-              boot_ok: Path = BOOT_OK) -> str:
+              boot_ok: Path = BOOT_OK, node_lib: Path = NODE_LIB) -> str:
     """A hash of everything the image is made from."""
     digest = hashlib.sha256()
     for part in (kernel.name, kernel.version, kernel.sha256, version, release):
         digest.update(part.encode() + b"\0")
-    for path in (busybox, early_boot, boot_ok, Path(__file__)):
+    for path in (busybox, early_boot, boot_ok, node_lib, Path(__file__)):
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
 
@@ -462,7 +465,7 @@ def initrd_modules(kernel_root: Path, kernel_release: str) -> tuple[str, ...]:
 
 
 def make_initrd(kernel_root: Path, kernel_release: str, early_boot: Path,
-                out: Path, busybox: Path = BUSYBOX) -> list[str]:
+                out: Path, busybox: Path = BUSYBOX, node_lib: Path = NODE_LIB) -> list[str]:
     """Write the gzip'd cpio initramfs to ``out``; return the module paths it loads."""
     module_dir = kernel_root / "lib" / "modules" / kernel_release
     modules = module_load_order(module_dir, initrd_modules(kernel_root, kernel_release))
@@ -481,6 +484,7 @@ def make_initrd(kernel_root: Path, kernel_release: str, early_boot: Path,
     init = INIT_SCRIPT.replace("{modules}", listing).replace("{kernel}", kernel_release)
     archive.file("init", init.encode(), 0o755)
     archive.file("early-boot.sh", early_boot.read_bytes(), 0o755)
+    archive.file("node-lib.sh", node_lib.read_bytes())  # sourced from beside early-boot.sh
     with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped:
         zipped.write(archive.to_bytes())
     return [relative for relative, _ in modules]
@@ -515,8 +519,9 @@ done
 
 
 def make_squashfs(out: Path, work: Path, busybox: Path = BUSYBOX,
-                  boot_ok: Path = BOOT_OK) -> None:
-    """A busybox root filesystem with ``/sbin/init``, ``/etc/hostname`` and boot-ok.sh."""
+                  boot_ok: Path = BOOT_OK, node_lib: Path = NODE_LIB) -> None:
+    """A busybox root filesystem with ``/sbin/init``, ``/etc/hostname``, boot-ok.sh and
+    the node-lib.sh beside it."""
     tree = work / "rootfs"
     for name in ("bin", "sbin", "usr/bin", "usr/sbin", "dev", "proc", "sys", "run", "tmp",
                  "config", "root", "var/log", "etc"):
@@ -534,6 +539,8 @@ def make_squashfs(out: Path, work: Path, busybox: Path = BUSYBOX,
     (tree / BOOT_OK_PATH).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(boot_ok, tree / BOOT_OK_PATH)
     os.chmod(tree / BOOT_OK_PATH, 0o755)  # noqa: S103 - a program
+    shutil.copyfile(node_lib, tree / NODE_LIB_PATH)
+    os.chmod(tree / NODE_LIB_PATH, 0o644)
     etc = tree / "etc"
     (etc / "hostname").write_text("localhost\n")
     (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
@@ -564,7 +571,8 @@ def read_version(path: str | os.PathLike[str]) -> dict[str, str]:
 
 def build_tree(dest: Path, work: Path, kernel: KernelPackage, deb: Path, version: str,
                release: str, early_boot: Path = EARLY_BOOT,
-               busybox: Path = BUSYBOX, boot_ok: Path = BOOT_OK) -> None:
+               busybox: Path = BUSYBOX, boot_ok: Path = BOOT_OK,
+               node_lib: Path = NODE_LIB) -> None:
     """Make the image tree in ``dest`` (which must not exist) using ``work`` as scratch."""
     unpacked = work / "kernel"
     unpacked.mkdir(parents=True)
@@ -574,8 +582,9 @@ def build_tree(dest: Path, work: Path, kernel: KernelPackage, deb: Path, version
         raise BuildError(f"{deb.name} holds no boot/vmlinuz-{kernel.release}.")
     (dest / "LiveOS").mkdir(parents=True)
     shutil.copyfile(vmlinuz, dest / "vmlinuz0")
-    make_initrd(unpacked, kernel.release, early_boot, dest / "initrd0.img", busybox)
-    make_squashfs(dest / "LiveOS" / "squashfs.img", work, busybox, boot_ok)
+    make_initrd(unpacked, kernel.release, early_boot, dest / "initrd0.img", busybox,
+                node_lib)
+    make_squashfs(dest / "LiveOS" / "squashfs.img", work, busybox, boot_ok, node_lib)
     (dest / "version").write_text(version_text(version, release, kernel.release))
     for name in IMAGE_FILES:
         os.chmod(dest / name, 0o644)
