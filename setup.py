@@ -14,6 +14,8 @@ setup(
         "console_scripts": [
             "ovirt-node-installer = ovirt_node_setup.installer_cli:main",
             "ovirt-node-upgrade = ovirt_node_setup.upgrade_cli:main",
+            "persist = ovirt_node_setup.persist_cli:main",
+            "unpersist = ovirt_node_setup.unpersist_cli:main",
         ],
     },
 )
