@@ -491,3 +491,18 @@ def parse(cmdline: str) -> InstallPlan:
         else:
             builder.plan.kernel_args.append(_carry(arg))
     return builder.finish()
+
+
+def flag_on(cmdline: str, name: str) -> bool:
+    """Whether the switch ``name`` is on in ``cmdline``: bare, or ``name=`` a yes-word; the
+    last occurrence wins and a value that is no yes/no word counts as off. Unlike
+    :func:`parse` this never refuses: early boot reads the switch the same way."""
+    on = False
+    for word in cmdline.split():
+        key, eq, value = word.partition("=")
+        if key == name:
+            try:
+                on = not eq or validators.boolean(value)
+            except ValidationError:
+                on = False
+    return on

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
+from .bootparams import flag_on
 from .console_loglevel import quiet_kernel_console
 from .errors import ValidationError
 from .install_backend import open_backend
@@ -51,6 +52,11 @@ def run_installer(args: argparse.Namespace, cmdline: str) -> int:
     from screens.terminal import Terminal
     from screens.theme import Theme
 
+    dry_run = bool(args.machine and not args.source)
+    if not dry_run and flag_on(cmdline, "stateless"):
+        raise ValidationError("This machine was booted 'stateless': it touches no local "
+                              "storage, so it refuses to install; boot without 'stateless' "
+                              "to install.")
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise ValidationError("The interactive installer needs a terminal: run it on a "
                               "console, or install unattended with --auto.")

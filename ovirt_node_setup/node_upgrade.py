@@ -23,6 +23,7 @@ from installer.slots import BACKUP, ROOT, SLOT_LABELS, NodeDisk, read_node
 from installer.steps import Report
 from installer.upgrade import Upgrade, plan_upgrade
 
+from .bootparams import flag_on
 from .errors import ValidationError
 
 log = logging.getLogger(__name__)
@@ -63,20 +64,10 @@ def booted_slot(cmdline: str) -> str | None:
     return None
 
 
-def _stateless(cmdline: str) -> bool:
-    """``stateless`` or ``stateless=1|yes|true|on`` (the last one wins), as early boot reads it."""
-    on = False
-    for word in cmdline.split():
-        name, eq, value = word.partition("=")
-        if name == "stateless":
-            on = not eq or value.lower() in ("1", "yes", "true", "on")
-    return on
-
-
 def running_node_disk(cmdline: str) -> tuple[str, str]:
     """(disk, booted slot label) of the running node; ``ValidationError`` when this
     system is stateless or not booted from an installed node."""
-    if _stateless(cmdline):
+    if flag_on(cmdline, "stateless"):
         raise ValidationError(STATELESS)
     slot = booted_slot(cmdline)
     if slot is None:

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from installer.commands import run
 
 from .atomicfile import fsync_dir, write_atomic
+from .bootparams import flag_on
 from .errors import ValidationError
 from .settings import load as load_settings
 
@@ -142,10 +143,8 @@ def is_stateless(store: Store) -> bool:
     """Stateless by the kernel command line (the running node) or by the node's settings."""
     if os.path.realpath(store.root) == "/":
         with contextlib.suppress(OSError), open("/proc/cmdline", encoding="utf-8") as handle:
-            for word in handle.read().split():
-                name, eq, value = word.partition("=")
-                if name == "stateless" and (not eq or value.lower() in ("1", "yes", "true", "on")):
-                    return True
+            if flag_on(handle.read(), "stateless"):
+                return True
     try:
         return bool(load_settings(store.root).storage.stateless)
     except (OSError, ValidationError):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ovirt_node_setup import bootparams
+
 REPO = Path(__file__).resolve().parent.parent
 COMMAND = Path(sys.executable).parent / "ovirt-node-installer"
 DEMO = REPO / "examples/machines/demo.json"
@@ -160,3 +162,22 @@ def test_closed_pipe_is_not_an_error():
     reader.stdin.close()
     reader.wait()
     assert result.stderr == ""
+
+
+def test_the_screens_refuse_to_install_on_a_stateless_boot(tmp_path):
+    result = run("--cmdline", "quiet stateless", "--source", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        "ovirt-node-installer: This machine was booted 'stateless': it touches no local "
+        "storage, so it refuses to install; boot without 'stateless' to install.\n")
+    off = run("--cmdline", "stateless stateless=no", "--source", str(tmp_path))
+    assert "stateless" not in off.stderr
+
+
+@pytest.mark.parametrize(("cmdline", "on"), [
+    ("stateless", True), ("a stateless=yes", True), ("stateless=1", True),
+    ("stateless=0", False), ("stateless stateless=off", False), ("stateless=maybe", False),
+    ("statelessly", False), ("", False),
+])
+def test_a_switch_on_the_command_line_reads_as_early_boot_reads_it(cmdline, on):
+    assert bootparams.flag_on(cmdline, "stateless") is on
