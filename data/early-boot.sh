@@ -83,6 +83,21 @@ is_mountpoint() {
     awk -v p="$1" '$5 == p { found = 1 } END { exit !found }' /proc/self/mountinfo
 }
 
+# The replay's view of the mount points: mountinfo read once (as mountinfo spells
+# them), then each bind mount it makes added, so a long list costs no awk per path.
+NL='
+'
+REPLAY_MOUNTS=
+replay_read_mounts() {
+    REPLAY_MOUNTS=$(awk '{ print $5 }' /proc/self/mountinfo 2>/dev/null)
+}
+replay_mounted() {
+    case "$NL$REPLAY_MOUNTS$NL" in
+        *"$NL$1$NL"*) return 0 ;;
+    esac
+    return 1
+}
+
 # Like device_for_label, but give slow disks up to $2 seconds to appear.
 wait_for_label() {
     wl_ticks=$(( $2 * 5 ))
@@ -163,7 +178,7 @@ replay_one() {
         if [ -L "$ro_dst" ] && [ "$(readlink "$ro_dst")" = "$ro_target" ]; then
             return 0
         fi
-        if is_mountpoint "$ro_dst"; then
+        if replay_mounted "$ro_dst"; then
             say "skipped $3: something is mounted there"
             return 1
         fi
@@ -186,7 +201,7 @@ replay_one() {
         say "skipped $3: no persisted copy in $1"
         return 1
     fi
-    if is_mountpoint "$ro_dst"; then
+    if replay_mounted "$ro_dst"; then
         return 0  # already in place (a second replay on the running system)
     fi
     if [ -L "$ro_dst" ]; then
@@ -215,6 +230,7 @@ replay_one() {
         say "skipped $3: bind mount failed: $ro_err"
         return 1
     fi
+    REPLAY_MOUNTS=$REPLAY_MOUNTS$NL$ro_dst
     return 0
 }
 
@@ -227,6 +243,7 @@ replay() {
     rp_root=${rp_root%/}
     rp_list=$rp_config/files
     [ -f "$rp_list" ] || return 0
+    replay_read_mounts
     rp_done=0
     rp_skipped=0
     while IFS= read -r rp_path || [ -n "$rp_path" ]; do
