@@ -63,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list or args.replay:
             if args.paths or (args.list and args.replay):
                 raise ValidationError("--list and --replay take no PATH, and not each other.")
+            if not os.path.ismount(store.config):
+                raise ValidationError(f"Nothing is mounted at {store.config}: the CONFIG "
+                                      "partition holds what is persisted.")
             if args.list:
                 for path in persistence.persisted(store):
                     print(path)

@@ -17,11 +17,15 @@ swapped with it in one step (``renameat2(RENAME_EXCHANGE)``, which works for
 directories too). The record is rewritten atomically (``write_atomic``), after the copy
 when persisting and before the copy is removed when unpersisting: whatever the moment
 of a crash, every recorded path has a complete copy. A copy nobody records is at worst
-left over, and the work folder is emptied at the start of every run. Runs serialise on
-an exclusive ``flock`` of the ``/config`` directory itself.
+left over, and the work folder (with a record a crash left half-written beside
+``files``) is emptied at the start of every run that changes something. Runs serialise
+on an exclusive ``flock`` of the ``/config`` directory itself.
+
+A refusal changes nothing: every reason to refuse (a device or pipe in the way, the cap,
+a path not persisted) is found under the lock before the work folder is made.
 
 The cap: before anything changes, the blocks and inodes a persist needs (the new copy,
-new folders in /config, the rewritten record) are compared with what the CONFIG
+new folders in /config, the rewritten record, the work folder) are compared with what the CONFIG
 filesystem has free for ordinary users (``f_bavail``); a copy that replaces another
 needs room for both, as both exist for a moment.
 """
@@ -36,18 +40,20 @@ import logging
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from installer.commands import run
 
+from . import validators
 from .atomicfile import fsync_dir, write_atomic
 from .bootparams import flag_on
 from .errors import ValidationError
-from .settings import load as load_settings
+from .shellvars import ShellVarsFile
 
 log = logging.getLogger(__name__)
 
+STATELESS_KEY = "OVIRT_STATELESS"
 RECORD = "files"
 WORK = ".persist-work"
 REFUSED = ("/config", "/proc", "/sys", "/dev")
@@ -145,10 +151,22 @@ def is_stateless(store: Store) -> bool:
         with contextlib.suppress(OSError), open("/proc/cmdline", encoding="utf-8") as handle:
             if flag_on(handle.read(), "stateless"):
                 return True
+    # The setting as the node boots with it: from the persisted copy, if there is one.
+    # Only this key is read, so that an unrelated bad line cannot hide it; a value that
+    # cannot be read counts as stateless: better refuse than write to a stateless node.
+    persisted_settings = os.path.join(store.config, "etc", "default", "ovirt")
+    where = store.config if os.path.isfile(persisted_settings) else store.root
     try:
-        return bool(load_settings(store.root).storage.stateless)
-    except (OSError, ValidationError):
+        value = ShellVarsFile.read(os.path.join(where, "etc", "default", "ovirt")).get(
+            STATELESS_KEY)
+    except FileNotFoundError:
         return False
+    except (OSError, ValidationError):
+        return True
+    try:
+        return value is not None and validators.boolean(value)
+    except ValidationError:
+        return True
 
 
 STATELESS = ("This node runs stateless: nothing is written to local storage, so nothing "
@@ -188,11 +206,12 @@ def _xattrs(path: str) -> dict[str, bytes]:
 
 
 def _copy_meta(src: str, dst: str, st: os.stat_result) -> None:
-    for name, value in _xattrs(src).items():
-        os.setxattr(dst, name, value, follow_symlinks=False)
     os.chown(dst, st.st_uid, st.st_gid, follow_symlinks=False)
     if not stat.S_ISLNK(st.st_mode):
         os.chmod(dst, stat.S_IMODE(st.st_mode))  # after chown, which clears set-id bits
+    # After chown too, which removes security.capability (file capabilities), even as root.
+    for name, value in _xattrs(src).items():
+        os.setxattr(dst, name, value, follow_symlinks=False)
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
@@ -250,39 +269,58 @@ def same(a: str, b: str) -> bool:
                 return True
 
 
-def _blocks(path: str, block: int) -> tuple[int, int]:
-    """(blocks, inodes) a copy of ``path`` takes on an ext4 filesystem of ``block`` bytes."""
+def _blocks(path: str, block: int, shown: str) -> tuple[int, int]:
+    """(blocks, inodes) a copy of ``path`` takes on an ext4 filesystem of ``block`` bytes;
+    ``ValidationError`` naming ``shown`` (the node's path) for what cannot be copied."""
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode):
         return (0 if len(os.readlink(path)) < SYMLINK_INLINE else 1), 1
     if stat.S_ISDIR(st.st_mode):
         blocks, inodes = 1, 1
         for name in os.listdir(path):
-            b, i = _blocks(os.path.join(path, name), block)
+            b, i = _blocks(os.path.join(path, name), block, f"{shown}/{name}")
             blocks, inodes = blocks + b, inodes + i
         return blocks, inodes
+    if not stat.S_ISREG(st.st_mode):
+        raise ValidationError(f"{shown} is a device, pipe or socket: only files, folders "
+                              "and symlinks can be persisted.")
     return -(-st.st_size // block), 1
 
 
 def _human(size: int) -> str:
-    return f"{size / 1024:.0f} KiB" if size < 1 << 20 else f"{size / (1 << 20):.1f} MiB"
+    """KiB up to 64 MiB (/config's sizes, where a block matters), MiB above."""
+    return f"{size // 1024:,} KiB" if size < 64 << 20 else f"{size / (1 << 20):.1f} MiB"
 
 
 # -- the store's own operations -------------------------------------------------------------
 
 @contextlib.contextmanager
-def _locked(store: Store) -> Iterator[str]:
-    """Hold the store's lock; yield an empty work folder on the CONFIG filesystem."""
+def _locked(store: Store) -> Iterator[Callable[[], str]]:
+    """Hold the store's lock; yield ``begin``, which makes an empty work folder on the
+    CONFIG filesystem and returns it. Called only once nothing is refused, so that a
+    refusal leaves the filesystem as it was; the folder goes when the lock is let go."""
     fd = os.open(store.config, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    work = os.path.join(store.config, WORK)
+    begun = False
+
+    def begin() -> str:
+        nonlocal begun
+        shutil.rmtree(work, ignore_errors=True)  # what a crashed run left: its work,
+        for name in os.listdir(store.config):  # and the record it was writing
+            if name.startswith(f".{RECORD}.") and name.endswith(".tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(store.config, name))
+        os.mkdir(work, 0o700)
+        begun = True
+        return work
+
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        work = os.path.join(store.config, WORK)
-        shutil.rmtree(work, ignore_errors=True)  # what a crashed run left
-        os.mkdir(work, 0o700)
         try:
-            yield work
+            yield begin
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            if begun:
+                shutil.rmtree(work, ignore_errors=True)
     finally:
         os.close(fd)
 
@@ -334,11 +372,12 @@ def _new_parents(store: Store, path: str) -> int:
 def _check_room(store: Store, path: str, source: str, records: list[str]) -> None:
     fs = os.statvfs(store.config)
     block = fs.f_frsize
-    blocks, inodes = _blocks(source, block)
+    blocks, inodes = _blocks(source, block, path)
     parents = _new_parents(store, path)
     record_bytes = sum(len(p.encode("utf-8", "surrogateescape")) + 1 for p in records)
     blocks += parents + -(-(record_bytes + len(path) + 1) // block)
     inodes += parents + 1
+    blocks, inodes = blocks + 1, inodes + 1  # the work folder, made after this check
     needed, free = blocks * block, fs.f_bavail * block
     if blocks > fs.f_bavail or inodes > fs.f_favail:
         raise ValidationError(
@@ -358,14 +397,18 @@ def persist(store: Store, path: str) -> str:
     check_store(store)
     path = check_path(path)
     source = store.on_node(path)
+    resolved = "/" + os.path.relpath(source, os.path.realpath(store.root))
+    if resolved != path:  # a folder on the way is a symlink: check where it leads
+        check_path(resolved)
     if not os.path.lexists(source):
         raise ValidationError(f"{path} does not exist: nothing to persist.")
     copy = store.copy_of(path)
-    with _locked(store) as work:
+    with _locked(store) as begin:
         records = persisted(store)
         if path in records and os.path.lexists(copy) and same(source, copy):
             return f"{path} is already persisted, unchanged."
-        _check_room(store, path, source, records)
+        _check_room(store, path, source, records)  # and what cannot be copied
+        work = begin()
         fresh = os.path.join(work, "new")
         copy_entry(source, fresh)
         fsync_dir(work)
@@ -389,11 +432,12 @@ def unpersist(store: Store, path: str) -> str:
     running node) or in place (offline)."""
     check_store(store)
     path = check_path(path)
-    with _locked(store) as work:
+    with _locked(store) as begin:
         records = persisted(store)
         if path not in records:
             raise ValidationError(f"{path} is not persisted: nothing to unpersist "
                                   "(persist --list shows what is).")
+        work = begin()
         copy, target = store.copy_of(path), store.on_node(path)
         mounted = store.live and os.path.ismount(target)
         if os.path.lexists(copy) and (mounted or not store.live):
