@@ -80,10 +80,13 @@ class NodeDisk:
         RootBackup while Root's image is on trial or failed it, because only the
         backup's image is known to boot. ``ValidationError`` if that slot holds no image.
         """
+        root = self.slot(ROOT)
         if booted:
             label = booted
         elif self.trial in (PENDING, TRYING, FAILED) and self.slot(BACKUP):
             label = BACKUP
+        elif (root is None or root.image is None) and self.slot(BACKUP):
+            label = BACKUP  # an upgrade stopped between its two renames: grub boots this
         else:
             label = ROOT
         slot = self.slot(label)
@@ -158,12 +161,13 @@ def _config_file(config: str, path: str) -> str:
 def read_admin_hash(node: NodeDisk) -> str:
     """The crypt hash of the node's admin password, from its CONFIG partition: the
     persisted /etc/shadow once the node applied it, else the hash the installer left in
-    ``ADMIN_HASH``; "" when the node has none."""
+    ``ADMIN_HASH``; "" when the node has none. A locked account's field ("!", "*" or
+    "!$6$...") is returned as it is: no password verifies against it."""
     if not node.config:
         return ""
     for line in _config_file(node.config, "/etc/shadow").splitlines():
         fields = line.split(":")
-        if fields[0] == ADMIN_USER and len(fields) > 1 and fields[1].startswith("$"):
-            return fields[1]
+        if fields[0] == ADMIN_USER and len(fields) > 1:
+            return fields[1]  # final, even a locked "!..." (which no password matches)
     found = _config_file(node.config, "/" + ADMIN_HASH).strip()
     return found if found.startswith("$") else ""

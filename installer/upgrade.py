@@ -90,6 +90,7 @@ class Upgrade:
             _relabel(self.keep.device, ROOT)
         self._write_menu(self.kept, None)
         bootloader.write_env(self.node.esp, **{TRIAL: "", NEXT_ENTRY: ""})
+        _flush(self.node.esp)
 
     def _mkfs(self, _: BytesProgress) -> None:
         filesystems.make(self.target.device, "ext4", NEXT)
@@ -104,6 +105,7 @@ class Upgrade:
         self._write_menu(self.image, self.kept)
         # A one-shot choice of the backup entry would spend the trial without trying it.
         bootloader.write_env(self.node.esp, **{TRIAL: PENDING, NEXT_ENTRY: ""})
+        _flush(self.node.esp)  # on the disk before any label moves (mtools never syncs)
 
     def _relabel(self, _: BytesProgress) -> None:
         _relabel(self.keep.device, BACKUP)
@@ -117,6 +119,15 @@ class Upgrade:
         """Run every step; ``StepFailed`` if one fails. Nothing is undone: whatever step
         failed, the disk boots the kept image (see the module's notes)."""
         run_steps(self.steps(), report)
+
+
+def _flush(device: str) -> None:
+    """Make what was written to ``device`` (mtools writes through the page cache) durable."""
+    fd = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _relabel(device: str, label: str) -> None:

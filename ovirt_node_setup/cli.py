@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from installer.commands import CommandFailed
 from installer.steps import StepFailed
 
 from .errors import ValidationError
@@ -54,9 +55,11 @@ def run(command: str, parser: argparse.ArgumentParser,
         log.info("refused: %s", err)
         print(redact(f"{command}: {err}"), file=sys.stderr)
         return EXIT_USAGE
-    except StepFailed as err:
-        where = f"; details are in {log_file}" if log_file else ""
-        print(redact(f"{command}: {err}{where}"), file=sys.stderr)
+    except (StepFailed, CommandFailed) as err:
+        log.info("failed: %s", err)
+        reason = str(err).rstrip(".")
+        where = f"; details are in {log_file}" if log_file else "."
+        print(redact(f"{command}: {reason}{where}"), file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:  # the reader left (``| head``): stop quietly, as cat does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

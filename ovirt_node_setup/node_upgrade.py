@@ -19,7 +19,16 @@ from installer.commands import run
 from installer.image import ImageSource
 from installer.machine import ImageInfo
 from installer.plan import InstallPlan
-from installer.slots import BACKUP, ROOT, SLOT_LABELS, NodeDisk, read_node
+from installer.slots import (
+    BACKUP,
+    FAILED,
+    PENDING,
+    ROOT,
+    SLOT_LABELS,
+    TRYING,
+    NodeDisk,
+    read_node,
+)
 from installer.steps import Report
 from installer.upgrade import Upgrade, plan_upgrade
 
@@ -46,7 +55,11 @@ def opened_node(path: str) -> Iterator[NodeDisk]:
     block ends); ``ValidationError`` if it holds none."""
     if _is_image_file(path):
         with loopdev.attached(path) as device:
-            yield read_node(device)
+            try:
+                node = read_node(device)
+            except ValidationError as err:
+                raise ValidationError(str(err).replace(device, path, 1)) from None
+            yield node
     elif stat.S_ISBLK(os.stat(path).st_mode):
         yield read_node(path)
     else:
@@ -88,8 +101,24 @@ def prepare(node: NodeDisk, source: ImageSource, *, shown: str, booted: str | No
             downgrade: bool = False, force: bool = False) -> Upgrade:
     """The checked upgrade of ``node`` to ``source``; nothing is written yet."""
     image = ImageInfo(source.product, source.version, source.release, source.total_bytes)
-    return plan_upgrade(node, image, source, shown=shown, booted=booted,
-                        downgrade=downgrade, force=force)
+    upgrade = plan_upgrade(node, image, source, shown=shown, booted=booted,
+                           downgrade=downgrade, force=force)
+    if os.path.realpath(upgrade.target.device) in _mounted_devices():
+        raise ValidationError(
+            f"The slot {upgrade.target.label} of {shown} ({upgrade.target.device}) is in use "
+            "(mounted; the running image, if an upgrade already waits for its first boot): "
+            "reboot into the new image first, then upgrade again.")
+    return upgrade
+
+
+def _mounted_devices() -> set[str]:
+    """The block devices something is mounted from, as real paths."""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8") as handle:
+            return {os.path.realpath(line.split()[0]) for line in handle
+                    if line.startswith("/dev/")}
+    except OSError:
+        return set()
 
 
 def upgraded_sentence(upgrade: Upgrade) -> str:
@@ -119,9 +148,9 @@ def describe_node(node: NodeDisk, shown: str) -> list[str]:
         lines.append(f"  slot {slot.label:<10} ({where}): {image}")
     trial = {
         "": "no boot trial: the Root slot boots",
-        "pending": "an upgrade waits for its first boot: the next boot tries the Root slot",
-        "trying": "the Root slot was booted and has not reported that it came up",
-        "failed": "the upgraded image did not come up: the RootBackup slot boots",
+        PENDING: "an upgrade waits for its first boot: the next boot tries the Root slot",
+        TRYING: "the Root slot was booted and has not reported that it came up",
+        FAILED: "the upgraded image did not come up: the RootBackup slot boots",
     }.get(node.trial, f"unknown boot trial state {node.trial!r}")
     lines.append(f"  {trial}")
     return lines

@@ -43,7 +43,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from installer.commands import run
+from installer.commands import CommandFailed, run
 
 from . import validators
 from .atomicfile import fsync_dir, write_atomic
@@ -386,6 +386,17 @@ def _check_room(store: Store, path: str, source: str, records: list[str]) -> Non
             "partition.")
 
 
+def _refuse_nested(path: str, records: list[str]) -> None:
+    """One persisted path inside another would have two copies and two bind mounts."""
+    for other in records:
+        if path.startswith(other + "/"):
+            raise ValidationError(f"{path} is inside {other}, which is persisted already: "
+                                  f"persist {other} again to keep its changes.")
+        if other.startswith(path + "/"):
+            raise ValidationError(f"{path} holds {other}, which is persisted on its own: "
+                                  f"unpersist {other} first, then persist {path}.")
+
+
 def _bind(copy: str, target: str) -> None:
     if os.path.ismount(target):
         run(["umount", target])
@@ -405,6 +416,7 @@ def persist(store: Store, path: str) -> str:
     copy = store.copy_of(path)
     with _locked(store) as begin:
         records = persisted(store)
+        _refuse_nested(path, records)
         if path in records and os.path.lexists(copy) and same(source, copy):
             return f"{path} is already persisted, unchanged."
         _check_room(store, path, source, records)  # and what cannot be copied
@@ -418,10 +430,16 @@ def persist(store: Store, path: str) -> str:
         else:
             os.rename(fresh, copy)
         fsync_dir(os.path.dirname(copy))
+        if store.live and not os.path.islink(source):
+            try:
+                _bind(copy, source)
+            except CommandFailed as err:
+                after = ("its new copy comes back at the next boot" if path in records
+                         else "it is not recorded, so nothing changes at the next boot")
+                raise ValidationError(f"{path} could not be bind-mounted from its copy "
+                                      f"({str(err).rstrip('.')}): {after}.") from None
         if path not in records:
             _write_record(store, [*records, path])
-        if store.live and not os.path.islink(source):
-            _bind(copy, source)
         replaced = path in records
     log.info("persisted %s%s", path, " (copy replaced)" if replaced else "")
     return f"{path} is persisted{' again: its copy was replaced' if replaced else ''}."

@@ -23,8 +23,8 @@ from .widgets import text
 TICK = "Tick the check box to confirm that the disks above may be erased."
 NO_DISK = "No boot disk is chosen: go back to the boot device screen and choose one."
 UNDERSTOOD = "I understand that the disks above will be erased"
-TICK_UPGRADE = "Tick the check box to confirm that the backup slot may be overwritten."
-UNDERSTOOD_UPGRADE = "I understand that the backup slot of this disk will be overwritten"
+TICK_UPGRADE = "Tick the check box to confirm that the other slot may be overwritten."
+UNDERSTOOD_UPGRADE = "I understand that the other image slot of this disk will be overwritten"
 LABEL = 17
 
 
@@ -98,8 +98,9 @@ class Confirm(Screen):
         rows += [
             _row("Installed now", f"{installed}: it stays, as the backup image (the BACKUP "
                                   "entry of the boot menu)"),
-            _row("New image", f"{image.describe()}: written into the backup slot, whose "
-                              "previous contents (an older image, if any) are replaced"),
+            _row("New image", f"{image.describe()}: written into the other slot, whose "
+                              "previous contents (an older or a failed image, if any) are "
+                              "replaced"),
         ]
         if work == "downgrade":
             rows.append(_row("", ("notice", f"{version_of(image)} is OLDER than the "

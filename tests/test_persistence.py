@@ -772,3 +772,18 @@ def test_a_stateless_setting_that_cannot_be_read_counts_as_stateless(node):
     refused(cli(node, "persist", "/etc/hostname"), "persist", "This node runs stateless")
     settings.write_text('OVIRT_STATELESS="no"\nOVIRT_BROKEN=$(reboot)\n')
     assert ok(cli(node, "persist", "/etc/hostname")) == ["/etc/hostname is persisted."]
+
+
+def test_a_path_inside_a_persisted_one_or_holding_one_is_refused(node):
+    tree = node.root / "etc" / "tree"
+    tree.mkdir()
+    (tree / "conf").write_text("a\n")
+    (node.root / "etc" / "solo").mkdir()
+    (node.root / "etc" / "solo" / "conf").write_text("b\n")
+    ok(cli(node, "persist", "/etc/tree", "/etc/solo/conf"))
+    refused(cli(node, "persist", "/etc/tree/conf"), "persist",
+            "/etc/tree/conf is inside /etc/tree, which is persisted already: persist "
+            "/etc/tree again to keep its changes.")
+    refused(cli(node, "persist", "/etc/solo"), "persist",
+            "/etc/solo holds /etc/solo/conf, which is persisted on its own: unpersist "
+            "/etc/solo/conf first, then persist /etc/solo.")

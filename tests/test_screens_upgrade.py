@@ -392,8 +392,8 @@ def test_confirm_shows_the_upgrade_and_needs_the_tick(tmp_path):
     for words in ("Dry run: nothing is written to any disk.", "This disk will be UPGRADED:",
                   disk, f"[ ] {UNDERSTOOD_UPGRADE}",
                   "Installed now oVirt Node Reference 0.9-1: it stays, as the backup image",
-                  "New image oVirt Node Reference 1.0-1: written into the backup slot, whose "
-                  "previous contents (an older image, if any) are replaced",
+                  "New image oVirt Node Reference 1.0-1: written into the other slot, whose "
+                  "previous contents (an older or a failed image, if any) are replaced",
                   "First boot a trial of 1.0-1: if it does not come up, the next boot falls "
                   "back to 0.9-1 by itself",
                   "Not touched the node's settings and admin password (/config)"):

@@ -436,3 +436,50 @@ def test_an_upgraded_disk_boots_the_new_image_which_confirms_its_trial(tmp_path)
     assert node.trial == ""  # the new image came up and said so: no fallback any more
     assert images_by_label(node) == {ROOT: f"{PRODUCT} 1.1-2",
                                      BACKUP: f"{PRODUCT} {old.version}-{old.release}"}
+
+
+def test_a_slot_in_use_is_never_the_one_overwritten(disk, images, monkeypatch):
+    from installer.image import ImageSource
+
+    with ImageSource.open(str(images["v2"])) as source, \
+            node_upgrade.opened_node(str(disk)) as node:
+        target = node.other_slot(node.keep_slot()[0])
+        monkeypatch.setattr(node_upgrade, "_mounted_devices",
+                            lambda: {os.path.realpath(target.device)})
+        with pytest.raises(ValidationError, match=r"is in use \(mounted; the running image"):
+            node_upgrade.prepare(node, source, shown=str(disk))
+
+
+def test_a_disk_whose_upgrade_stopped_between_the_renames_keeps_the_backup():
+    from installer.slots import Slot
+
+    backup = Slot(BACKUP, "/dev/x3", GiB, ImageInfo(PRODUCT, "1.0", "1", 0))
+    half = Slot(NEXT, "/dev/x4", GiB, ImageInfo(PRODUCT, "1.1", "1", 0))
+    node = NodeDisk("/dev/x", "/dev/x2", (backup, half), "")
+    assert node.keep_slot() == (backup, backup.image)
+    assert node.other_slot(backup) == half
+
+
+def test_an_image_file_without_a_node_is_named_as_given(tmp_path, images):
+    empty = tmp_path / "blank.img"
+    with open(empty, "wb") as handle:
+        handle.truncate(64 * MiB)
+    result = upgrade(empty, images["v2"])
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"ovirt-node-upgrade: {empty} holds no installed node")
+
+
+def test_a_failed_command_is_one_sentence_not_an_unexpected_error(tmp_path, capsys):
+    from installer.commands import CommandFailed
+    from ovirt_node_setup.cli import EXIT_FAILED, ArgumentParser, common_arguments, run
+
+    parser = ArgumentParser(prog="demo")
+    common_arguments(parser)
+
+    def body(_args):
+        raise CommandFailed("mount exited with status 32: wrong fs type.")
+
+    log = tmp_path / "demo.log"
+    assert run("demo", parser, body, ["--log", str(log)]) == EXIT_FAILED
+    assert capsys.readouterr().err == (
+        f"demo: mount exited with status 32: wrong fs type; details are in {log}\n")
