@@ -29,6 +29,7 @@ RUN_DIR=${OVIRT_NODE_RUN_DIR:-/run/ovirt-node}
 CMDLINE_FILE=${OVIRT_NODE_CMDLINE:-/proc/cmdline}
 SLOT_WAIT=${OVIRT_NODE_SLOT_WAIT:-10}      # seconds to wait for the slot's disk
 CONFIG_WAIT=${OVIRT_NODE_CONFIG_WAIT:-3}   # and for CONFIG once the slot is there
+TRIAL_WAIT=${OVIRT_NODE_TRIAL_WAIT:-10}    # before a failed trial boot restarts
 PATH=/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}
 export PATH
 
@@ -56,6 +57,14 @@ fail() {
     if command -v cmdline_flag >/dev/null 2>&1 && cmdline_flag ovirt.test_poweroff; then
         sync
         poweroff -f
+    fi
+    # An upgraded image on its trial boot (grub adds ovirt.trial): restart, and grub
+    # boots the previous image, with nobody at the console.
+    if command -v cmdline_flag >/dev/null 2>&1 && cmdline_flag ovirt.trial; then
+        say "the upgraded image failed its trial boot: restarting in ${TRIAL_WAIT} s; the previous image boots next"
+        sleep "$TRIAL_WAIT"
+        sync
+        reboot -f
     fi
     say "starting a shell on the console; the boot cannot continue"
     while :; do

@@ -351,3 +351,31 @@ def test_an_upgraded_image_that_fails_falls_back(tmp_path, image, private_mounts
     assert f"booted {PRODUCT} 0.9-7 from slot RootBackup" in text, fallback.describe()
     assert text.index(ON_BACKUP) < text.index("ovirt-node: system up")
     assert _on_esp(disk, lambda nodes: bootloader.read_env(nodes[1]))["boot_trial"] == "failed"
+
+
+@pytest.mark.slow
+def test_a_failed_trial_boot_restarts_by_itself_into_the_previous_image(
+        tmp_path, image, private_mounts) -> None:
+    """No ovirt.test_poweroff this time: what a node does with nobody at its console."""
+    disk = _installed(tmp_path, image)
+    backup = refimage.build(version="0.9", release="7")
+
+    def broken_upgrade(nodes):
+        with mounted(nodes[3]) as slot, ImageSource.open(str(backup.path)) as source:
+            copy_verified(source, slot, lambda done, total: None, slot="RootBackup")
+        with mounted(nodes[2]) as slot:
+            squashfs = Path(slot) / "LiveOS" / "squashfs.img"
+            squashfs.write_bytes(b"\0" * squashfs.stat().st_size)
+        bootloader.write_menu(nodes[1], bootloader.render_menu(
+            product=PRODUCT, version=image.version, release=image.release,
+            backup=(PRODUCT, "0.9", "7"), kernel_args=[], serial_console=True, timeout=0))
+        bootloader.write_env(nodes[1], boot_trial="pending")
+
+    _on_esp(disk, broken_upgrade)
+    failed = _boot(disk, r"the upgraded image failed its trial boot: restarting")
+    assert "boot failed: cannot mount LiveOS/squashfs.img of slot Root" in failed.transcript
+    assert "starting a shell" not in failed.transcript  # qemu ended: the guest restarted
+    fallback = vm.boot(disk, expect=r"ovirt-node: system up, hostname \S+",
+                       timeout=BOOT_TIMEOUT)
+    assert fallback.matched, fallback.describe()
+    assert f"booted {PRODUCT} 0.9-7 from slot RootBackup" in fallback.transcript

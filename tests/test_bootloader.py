@@ -67,8 +67,9 @@ def test_menu_has_both_entries_with_versions_slots_and_consoles():
     assert "menuentry 'Node 4.1-7' --id current {" in text
     assert "menuentry 'BACKUP Node 4.0-3' --id backup {" in text
     assert linux_lines(text) == [
-        "linux /vmlinuz0 root=live:LABEL=Root ro console=tty0 console=ttyS0,115200n8 "
-        "crashkernel=256M",
+        # the trial's variables are empty except on an upgraded image's trial boot
+        "linux /vmlinuz0 root=live:LABEL=Root ro $trial_flag $trial_panic console=tty0 "
+        "console=ttyS0,115200n8 crashkernel=256M",
         "linux /vmlinuz0 root=live:LABEL=RootBackup ro console=tty0 console=ttyS0,115200n8 "
         "crashkernel=256M"]
     assert "search --no-floppy --label Root --set=root" in text
@@ -91,16 +92,17 @@ def test_an_empty_backup_slot_gets_no_entry_and_no_fallback():
 
 def test_vga_install_gets_only_the_vga_console_but_grub_keeps_both_terminals():
     text = menu(serial_console=False)
-    assert linux_lines(text)[0] == ("linux /vmlinuz0 root=live:LABEL=Root ro console=tty0 "
-                                    "crashkernel=256M")
+    assert linux_lines(text)[0] == ("linux /vmlinuz0 root=live:LABEL=Root ro $trial_flag "
+                                    "$trial_panic console=tty0 crashkernel=256M")
     assert "terminal_input serial console" in text
 
 
 def test_carried_parameters_appear_verbatim_and_console_repeats_are_dropped():
     carried = ["console=ttyS0,115200n8", "quiet", "rd.break=pre-mount", "--", "single"]
     line = linux_lines(menu(kernel_args=carried))[0]
-    assert line.endswith("ro console=tty0 console=ttyS0,115200n8 quiet rd.break=pre-mount "
-                         "-- single")
+    # (the trial's flags come before them: after "--" they would go to init)
+    assert line.endswith("ro $trial_flag $trial_panic console=tty0 console=ttyS0,115200n8 "
+                         "quiet rd.break=pre-mount -- single")
 
 
 def test_hostile_title_is_quoted_so_grub_shows_it_literally():
