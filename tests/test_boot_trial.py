@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ import pytest
 from installer import bootloader, loopdev
 from installer.image import ImageSource, copy_verified
 from installer.mounts import mounted
+from tests.installs import installed_disk
 from tools import refimage, vm
 
 REPO = Path(__file__).resolve().parent.parent
@@ -239,8 +239,6 @@ def test_unit_runs_the_script_once_the_system_is_up() -> None:
 
 # -- boots of an installed disk ------------------------------------------------------------
 
-COMMAND = Path(sys.executable).parent / "ovirt-node-installer"
-SIZES = "storage_vol=100::600:8"
 BOOT_TIMEOUT = 150.0
 PRODUCT = "oVirt Node Reference"
 
@@ -253,16 +251,7 @@ def image() -> refimage.Image:
 
 
 def _installed(tmp_path: Path, image: refimage.Image) -> Path:
-    disk = tmp_path / "disk.img"
-    with open(disk, "wb") as handle:
-        handle.truncate(2 << 30)
-    line = f"storage_init={disk} {SIZES} ovirt.test_poweroff"
-    result = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", str(COMMAND), "--auto", "--serial",
-         "--cmdline", line, "--source", str(image.path), "--log", f"{disk}.log"],
-        capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return disk
+    return installed_disk(tmp_path / "disk.img", image.path, "ovirt.test_poweroff")
 
 
 def _on_esp(disk: Path, action):

@@ -25,13 +25,12 @@ import pytest
 
 from installer import bootloader, loopdev, partition
 from installer.slots import read_node
+from tests.installs import installed_disk, sparse_copy
 from tools import refimage, vm
 
 BIN = Path(sys.executable).parent
-INSTALLER = BIN / "ovirt-node-installer"
 PERSIST = BIN / "persist"
 PRODUCT = "oVirt Node Reference"
-GiB = 1 << 30
 INSTALLED_HOSTNAME = "installed.example.com"
 UP = r"system up, hostname \S+"
 BOOT_TIMEOUT = 150
@@ -49,24 +48,13 @@ def installed(tmp_path_factory, image) -> Path:
     boot menu, so that the node powers off once up."""
     if os.geteuid() != 0:
         pytest.skip("loop devices and mounts need root: run the suite as root (CI does)")
-    disk = tmp_path_factory.mktemp("installed") / "template.img"
-    with open(disk, "wb") as handle:
-        handle.truncate(2 * GiB)
-    cmdline = (f"storage_init={disk} storage_vol=100::600:8 hostname={INSTALLED_HOSTNAME} "
-               "ovirt.test_poweroff")
-    result = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", str(INSTALLER), "--auto",
-         "--serial", "--cmdline", cmdline, "--source", str(image.path),
-         "--log", str(disk) + ".log"], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return disk
+    return installed_disk(tmp_path_factory.mktemp("installed") / "template.img", image.path,
+                          f"hostname={INSTALLED_HOSTNAME} ovirt.test_poweroff")
 
 
 @pytest.fixture
 def disk(installed, tmp_path) -> Path:
-    copy = tmp_path / "node.img"
-    subprocess.run(["cp", "--sparse=always", str(installed), str(copy)], check=True)
-    return copy
+    return sparse_copy(installed, tmp_path / "node.img")
 
 
 def boot(disk: Path) -> vm.Result:

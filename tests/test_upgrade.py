@@ -38,6 +38,7 @@ from installer.versions import compare_versions, parse_described
 from ovirt_node_setup import node_upgrade
 from ovirt_node_setup.errors import ValidationError
 from ovirt_node_setup.passwords import hash_password, verify_password
+from tests.installs import installed_disk, sparse_copy
 
 BIN = Path(sys.executable).parent
 UPGRADE = BIN / "ovirt-node-upgrade"
@@ -72,24 +73,14 @@ def installed(tmp_path_factory, images) -> Path:
     """A disk image with v1 installed (serial console, a carried parameter, a password)."""
     if os.geteuid() != 0:
         pytest.skip("loop devices and mounts need root: run the suite as root (CI does)")
-    disk = tmp_path_factory.mktemp("installed") / "template.img"
-    with open(disk, "wb") as handle:
-        handle.truncate(2 * GiB)
-    cmdline = (f"storage_init={disk} storage_vol=100::600:8 hostname=up1.example.com "
-               f"adminpw={hash_password('old-secret')} quiet")
-    result = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", str(INSTALLER), "--auto",
-         "--serial", "--cmdline", cmdline, "--source", str(images["v1"]),
-         "--log", str(disk) + ".log"], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return disk
+    return installed_disk(
+        tmp_path_factory.mktemp("installed") / "template.img", images["v1"],
+        f"hostname=up1.example.com adminpw={hash_password('old-secret')} quiet")
 
 
 @pytest.fixture
 def disk(installed, tmp_path) -> Path:
-    copy = tmp_path / "node.img"
-    subprocess.run(["cp", "--sparse=always", str(installed), str(copy)], check=True)
-    return copy
+    return sparse_copy(installed, tmp_path / "node.img")
 
 
 def upgrade(disk: Path, source: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -417,15 +408,8 @@ def test_an_upgraded_disk_boots_the_new_image_which_confirms_its_trial(tmp_path)
     from tools import refimage, vm
 
     old, new = refimage.build(), refimage.build(version="1.1", release="2")
-    disk = tmp_path / "node.img"
-    with open(disk, "wb") as handle:
-        handle.truncate(2 * GiB)
-    installed = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", str(INSTALLER), "--auto", "--serial",
-         "--cmdline", f"storage_init={disk} storage_vol=100::600:8 hostname=up2.example.com "
-         "ovirt.test_poweroff", "--source", str(old.path)],
-        capture_output=True, text=True, timeout=300)
-    assert installed.returncode == 0, installed.stderr
+    disk = installed_disk(tmp_path / "node.img", old.path,
+                          "hostname=up2.example.com ovirt.test_poweroff")
     result = upgrade(disk, new.path)
     assert result.returncode == 0, result.stderr
 
