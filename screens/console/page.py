@@ -1,0 +1,92 @@
+"""The contract of a setup console page, shared by the built-in pages and plugins.
+
+A page edits part of the node's settings. It reads ``session.settings`` (the settings as
+saved) and, when the user presses Save, hands back a ``Change``: a copy of the whole
+settings with its own part replaced. The console app runs the change as a transaction
+in a worker, shows its steps in a progress dialog, and on success reloads
+``session.settings`` and calls ``reset`` on every page. A page never touches a file or a
+service; read-only pages (Status, Plugins, Support) have ``savable = False``.
+
+A plugin page is the same class in a module of a plugin package; see
+``ovirt_node_setup.plugins`` for how one is found.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import urwid
+
+from ovirt_node_setup.console_backend import Change, ConsoleBackend
+from ovirt_node_setup.settings import Settings
+
+from ..theme import Theme
+
+
+@dataclass
+class ConsoleSession:
+    backend: ConsoleBackend
+    theme: Theme
+    settings: Settings  # as saved on the node; replaced after every successful Save
+
+    def edited(self) -> Settings:
+        """A deep copy of the saved settings for a page to change."""
+        return copy.deepcopy(self.settings)
+
+
+class ConsoleNav(Protocol):
+    """What a page may ask of the console app."""
+
+    def ask(self, title: str, message: Any,
+            buttons: list[tuple[str, Callable[[], None]]]) -> None: ...
+    def open_dialog(self, title: str, body: urwid.Widget) -> None: ...
+    def close_dialog(self) -> None: ...
+    def save(self, change: Change) -> None: ...
+    def post(self, fn: Callable[[], None]) -> None: ...
+    def start_worker(self, fn: Callable[[], None]) -> None: ...
+    def refresh(self) -> None: ...
+
+
+class Page:
+    """One page of the console; ``menu`` is its name in the side menu."""
+
+    menu = ""
+    title = ""
+    savable = True
+
+    def __init__(self, session: ConsoleSession) -> None:
+        self.session = session
+        self.nav: ConsoleNav | None = None  # set by the app before the page is shown
+        self._widget: urwid.Widget | None = None
+
+    @property
+    def widget(self) -> urwid.Widget:
+        if self._widget is None:
+            self._widget = self.build()
+            self.reset()
+        return self._widget
+
+    def build(self) -> urwid.Widget:
+        """Make the widgets, once."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Show ``session.settings`` in the widgets (after build, after a Save, on Reset)."""
+
+    def enter(self) -> None:
+        """Called each time the page is shown."""
+
+    def problem(self) -> str | None:
+        """Why Save is disabled, in one sentence; None when the page is valid."""
+        return None
+
+    def change(self) -> Change | None:
+        """The change Save would apply; None when nothing differs from what is saved.
+        Only called while ``problem()`` is None."""
+        return None
+
+    def tick(self) -> None:
+        """Called after every key: update live lines."""
