@@ -268,6 +268,14 @@ class MonitoringSettings:
 class ManagementSettings:
     management_server: Endpoint | None = _setting(
         "OVIRT_MANAGEMENT_SERVER", _endpoint(443), "management engine host[:port] (port 443)")
+    management_fingerprint: str | None = _setting(
+        "OVIRT_MANAGEMENT_CA_FINGERPRINT", validators.sha256_fingerprint,
+        "SHA-256 fingerprint of the engine's certificate, as confirmed by the admin")
+
+    def check(self) -> None:
+        if self.management_fingerprint and not self.management_server:
+            raise ValidationError(
+                "A management certificate fingerprint was given without a management server.")
 
 
 def _mb(minimum: int, allow_fill: bool = False) -> Callable[[str], int]:

@@ -752,3 +752,19 @@ def choice(value: str, options: Sequence[str], what: str) -> str:
 def logrotate_interval(value: str) -> str:
     """How often logrotate rotates the node's logs."""
     return choice(value, ("daily", "weekly", "monthly"), "a logrotate interval")
+
+
+_FINGERPRINT = _Kind(
+    "a SHA-256 fingerprint",
+    "32 pairs of hex digits separated by colons, like AB:CD:...:EF (64 hex digits)",
+)
+
+
+def sha256_fingerprint(value: str) -> str:
+    """A certificate's SHA-256 fingerprint, kept upper-case with colons."""
+    _check_text(value, _FINGERPRINT)
+    digits = value.replace(":", "")
+    if len(digits) != 64 or not all(c in "0123456789abcdefABCDEF" for c in digits):
+        _refuse(value, _FINGERPRINT)
+    digits = digits.upper()
+    return ":".join(digits[i:i + 2] for i in range(0, 64, 2))
