@@ -120,6 +120,12 @@ class FileJournal:
             before.persisted = path in persistence.persisted(store)
         self._before[path] = before
 
+    def release(self, path: str) -> None:
+        """Remember ``path`` and take away its bind mount, before a service (NetworkManager)
+        rewrites or deletes the file itself."""
+        self.remember(path)
+        self._unbind(self.node.path(path))
+
     def read(self, path: str) -> str | None:
         """The file's text now, or None when it does not exist."""
         try:
