@@ -508,6 +508,9 @@ name=${name:-localhost}
 hostname "$name"
 /bin/sh /{boot_ok} </dev/null >/dev/console 2>&1
 echo "ovirt-node: system up, hostname $name" >/dev/console
+# what the setup console (or persist) kept in /config came back at this boot
+kept=$(grep -v '^#' /config/files 2>/dev/null | tr '\n' ' ')
+[ -n "$kept" ] && echo "ovirt-node: persisted: $kept" >/dev/console
 case " $(cat /proc/cmdline) " in
     *" ovirt.test_poweroff "*) sync; poweroff -f ;;
 esac
@@ -516,6 +519,10 @@ while :; do
     sleep 1
 done
 """
+
+
+LOGIN_SHELL = "/usr/libexec/ovirt-node/login-shell"
+"""The admin user's login shell on a node: it starts the setup console."""
 
 
 def make_squashfs(out: Path, work: Path, busybox: Path = BUSYBOX,
@@ -543,9 +550,12 @@ def make_squashfs(out: Path, work: Path, busybox: Path = BUSYBOX,
     os.chmod(tree / NODE_LIB_PATH, 0o644)
     etc = tree / "etc"
     (etc / "hostname").write_text("localhost\n")
-    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (etc / "group").write_text("root:x:0:\n")
-    (etc / "shadow").write_text("root:*:19000:0:99999:7:::\n")
+    # admin (locked until the setup console or first boot sets its password) logs in to
+    # the setup console on a full node; this image has no Python, so it is only a record
+    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                f"admin:x:1000:1000:Node administrator:/home/admin:{LOGIN_SHELL}\n")
+    (etc / "group").write_text("root:x:0:\nadmin:x:1000:\n")
+    (etc / "shadow").write_text("root:*:19000:0:99999:7:::\nadmin:!:19000:0:99999:7:::\n")
     os.chmod(etc / "shadow", 0o600)
     (etc / "profile").write_text("export PATH=/usr/sbin:/usr/bin:/sbin:/bin\nPS1='node# '\n")
     _run(["mksquashfs", tree, out, "-noappend", "-all-root", "-no-xattrs", "-comp", "gzip",
