@@ -16,6 +16,8 @@ setup(
             "ovirt-node-upgrade = ovirt_node_setup.upgrade_cli:main",
             "persist = ovirt_node_setup.persist_cli:main",
             "unpersist = ovirt_node_setup.unpersist_cli:main",
+            "ovirt-node-setup = ovirt_node_setup.console_cli:main",
+            "ovirt-node-config = ovirt_node_setup.config_cli:main",
         ],
     },
 )

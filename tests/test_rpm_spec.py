@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,8 @@ PRIVATE_DIR = "/usr/share/ovirt-node-setup"
 BINDIR = "/usr/bin"
 PACKAGES = ("ovirt_node_setup", "installer", "screens")
 SYSTEM_PYTHON = "/usr/bin/python3"
+LOGIN_SHELL = "/usr/libexec/ovirt-node/login-shell"
+SUDOERS = "/etc/sudoers.d/ovirt-node"
 
 # What goes into the source tarball: the working tree, committed or not (git archive
 # would miss uncommitted files), minus what is never source.
@@ -231,9 +234,15 @@ def test_rpm_installs_modules_privately_and_one_launcher_per_command(built: dict
     # The boot scripts come with the shell library they source from beside themselves.
     assert {f"{PRIVATE_DIR}/data/grub.cfg.in", f"{PRIVATE_DIR}/data/early-boot.sh",
             f"{PRIVATE_DIR}/data/boot-ok.sh", f"{PRIVATE_DIR}/data/node-lib.sh"} <= files
-    # The unit that ends a boot trial, where systemd looks, and enabled by a preset.
+    # The units (the end of a boot trial, the first boot's settings, the serial getty's
+    # speed) where systemd looks, enabled by a preset; the admin user and its login.
     assert {"/usr/lib/systemd/system/ovirt-node-boot-ok.service",
-            "/usr/lib/systemd/system-preset/80-ovirt-node-setup.preset"} <= files
+            "/usr/lib/systemd/system/ovirt-node-firstboot.service",
+            "/usr/lib/systemd/system/serial-getty@ttyS0.service.d/50-ovirt-node.conf",
+            "/usr/lib/systemd/system-preset/80-ovirt-node-setup.preset",
+            LOGIN_SHELL, "/usr/lib/sysusers.d/ovirt-node.conf",
+            "/usr/lib/tmpfiles.d/ovirt-node.conf", SUDOERS} <= files
+    assert f"{PRIVATE_DIR}/plugins" in files  # the console's plugin folder is owned
     clashing = sorted(f for f in files if "site-packages" in f or "dist-packages" in f)
     assert not clashing, f"the RPM puts modules on the system path: {clashing}"
     assert not [f for f in files if "__pycache__" in f and not f.endswith(".pyc")]
@@ -266,8 +275,42 @@ def test_boot_ok_unit_runs_the_shipped_script_and_is_enabled(payload: Path) -> N
     done = subprocess.run([str(script), "file", "/nonexistent/grubenv"], capture_output=True,
                           text=True, env=dict(os.environ, OVIRT_NODE_CMDLINE=str(cmdline)))
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert "enable ovirt-node-boot-ok.service" in preset_lines(payload)
+
+
+def preset_lines(payload: Path) -> list[str]:
     preset = payload / "usr/lib/systemd/system-preset/80-ovirt-node-setup.preset"
-    assert preset.read_text() == "enable ovirt-node-boot-ok.service\n"
+    return [line for line in preset.read_text().splitlines()
+            if line and not line.startswith("#")]
+
+
+@pytest.mark.slow
+def test_admin_login_is_installed_and_wired(payload: Path, built: dict, rpm: Rpm) -> None:
+    # The sysusers line gives the admin user the login shell the package installs.
+    sysusers = (payload / "usr/lib/sysusers.d/ovirt-node.conf").read_text()
+    admin = [shlex.split(line) for line in sysusers.splitlines()
+             if line.startswith("u ")]
+    assert [entry[:2] for entry in admin] == [["u", "admin"]]
+    assert admin[0][5] == LOGIN_SHELL
+    shell = payload / LOGIN_SHELL.lstrip("/")
+    assert shell.is_file() and os.access(shell, os.X_OK)
+    # sudo lets the admin user start exactly the launcher of the console, without
+    # arguments; sudo ignores a sudoers.d file that others can read or write.
+    sudoers = (payload / SUDOERS.lstrip("/")).read_text()
+    rules = [line for line in sudoers.splitlines() if line and not line.startswith("#")]
+    assert rules == [f'admin ALL=(root) NOPASSWD: {BINDIR}/ovirt-node-setup ""']
+    assert "ovirt-node-setup" in console_scripts()
+    modes = dict(line.split(" ", 1)[::-1] for line in rpm.run(
+        "rpm", "-qp", "--qf", "[%{FILEMODES:perms} %{FILENAMES}\n]", str(built["rpm"])
+    ).splitlines())
+    assert modes[SUDOERS] == "-r--r-----"
+    assert modes[LOGIN_SHELL] == "-rwxr-xr-x"
+    # The first boot unit runs the launcher of ovirt-node-config; the preset enables it
+    # and the gettys of tty1 and ttyS0.
+    unit = (payload / "usr/lib/systemd/system/ovirt-node-firstboot.service").read_text()
+    assert f"ExecStart={BINDIR}/ovirt-node-config firstboot" in unit.splitlines()
+    assert {"enable ovirt-node-firstboot.service", "enable getty@.service tty1",
+            "enable serial-getty@.service ttyS0"} <= set(preset_lines(payload))
 
 
 def launcher_facts(text: str) -> tuple[str, str | None, str | None]:
