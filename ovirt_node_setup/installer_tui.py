@@ -67,7 +67,7 @@ def run_installer(args: argparse.Namespace, cmdline: str) -> int:
                            product=backend.facts.image.describe())
         owns_console = (not backend.facts.dry_run
                         and bool(CONSOLE_TTY.fullmatch(terminal_name())))
-        with quiet_kernel_console() if owns_console else nullcontext(), _no_log_on_screen():
+        with quiet_kernel_console() if owns_console else nullcontext(), no_log_on_screen():
             code = app.run(Terminal())
         if app.exit_message:
             print(app.exit_message)
@@ -77,7 +77,7 @@ def run_installer(args: argparse.Namespace, cmdline: str) -> int:
 
 
 @contextmanager
-def _no_log_on_screen() -> Iterator[None]:
+def no_log_on_screen() -> Iterator[None]:
     """--debug logs to stderr, which is the screen: mute that while the UI draws."""
     handlers = [h for h in logging.getLogger().handlers
                 if type(h) is logging.StreamHandler and h.stream in (sys.stderr, sys.stdout)]

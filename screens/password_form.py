@@ -1,7 +1,7 @@
 """A new password typed twice: masked, checked on every key, handed out only as a hash.
 
-Used by the installer's Password screen and, later, by the setup console's admin
-password page. The plain text lives only in the two entry widgets: it is never copied,
+Used by the installer's Password screen and by the setup console's Security page (after
+the current password). The plain text lives only in the two entry widgets: it is never copied,
 logged or shown (the entries draw '*'), and ``hash`` is the only way out.
 """
 
@@ -25,11 +25,13 @@ def _same(_value: str) -> str:
 
 
 class PasswordForm(urwid.WidgetWrap):
-    """Two masked fields, "Password" and "Again", with their messages under them."""
+    """Two masked fields, ``label`` ("Password") and "Again", with their messages under
+    them."""
 
-    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(self, on_change: Callable[[], None] | None = None, *,
+                 label: str = "Password") -> None:
         self.on_change = on_change
-        self.first = Field("Password", _same, mask="*", on_change=self._changed)
+        self.first = Field(label, _same, mask="*", on_change=self._changed)
         self.second = Field("Again", _same, mask="*", on_change=self._changed)
         self._hash: str | None = None  # of the current text; dropped on any change
         super().__init__(urwid.Pile([self.first, self.second]))

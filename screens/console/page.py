@@ -7,6 +7,10 @@ in a worker, shows its steps in a progress dialog, and on success reloads
 ``session.settings`` and calls ``reset`` on every page. A page never touches a file or a
 service; read-only pages (Status, Plugins, Support) have ``savable = False``.
 
+``build`` returns a box widget (a ``FormList`` scrolls) or a flow widget that fits the
+page area (61 columns, 18 rows at 80x24). ``self.app`` is the console app (dialogs,
+workers, ``post``); the app calls ``tick`` and re-reads ``problem`` after every key.
+
 A plugin page is the same class in a module of a plugin package; see
 ``ovirt_node_setup.plugins`` for how one is found.
 """
@@ -48,6 +52,10 @@ class ConsoleNav(Protocol):
     def post(self, fn: Callable[[], None]) -> None: ...
     def start_worker(self, fn: Callable[[], None]) -> None: ...
     def refresh(self) -> None: ...
+    def lock(self, screen: urwid.Widget) -> None: ...
+    def unlock(self) -> None: ...
+    def ask_logoff(self) -> None: ...
+    def quit(self, request: str, code: int = 0) -> None: ...
 
 
 class Page:
@@ -69,6 +77,17 @@ class Page:
             self.reset()
         return self._widget
 
+    @property
+    def app(self) -> ConsoleNav:
+        """The console app showing the page (set before ``build``)."""
+        if self.nav is None:
+            raise RuntimeError(f"the {self.menu} page is not shown by a console app")
+        return self.nav
+
+    @property
+    def built(self) -> bool:
+        return self._widget is not None
+
     def build(self) -> urwid.Widget:
         """Make the widgets, once."""
         raise NotImplementedError
@@ -85,8 +104,13 @@ class Page:
 
     def change(self) -> Change | None:
         """The change Save would apply; None when nothing differs from what is saved.
-        Only called while ``problem()`` is None."""
+        Only called while ``problem()`` is None (Save, ``unsaved``). A page may refuse
+        here (a wrong current password): it returns None and ``problem()`` says why."""
         return None
+
+    def unsaved(self) -> bool:
+        """The widgets show something other than what is saved (asked before leaving)."""
+        return self.problem() is not None or self.change() is not None
 
     def tick(self) -> None:
         """Called after every key: update live lines."""

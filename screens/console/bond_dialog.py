@@ -1,0 +1,64 @@
+"""Create the management bond: a name, its driver options and the slave NICs.
+
+The bond takes over the management network's addresses; nothing is applied until Save.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import urwid
+
+from installer.machine import Nic
+from ovirt_node_setup import validators
+from ovirt_node_setup.settings import NetworkSettings
+
+from ..widgets import Button, Field, Table, button_row
+
+DEFAULT_OPTIONS = "mode=active-backup,miimon=100"
+
+
+class BondDialog(urwid.WidgetWrap):
+    def __init__(self, nics: Sequence[Nic], current: NetworkSettings, *,
+                 on_ok: Callable[[NetworkSettings], None],
+                 on_cancel: Callable[[], None]) -> None:
+        self.current, self.on_ok = current, on_ok
+        self.name = Field("Bond name", validators.bond_name, text="bond0", required=True,
+                          on_change=self._update)
+        self.options = Field("Options", validators.bond_options, text=DEFAULT_OPTIONS,
+                             hint="like mode=802.3ad,miimon=100", on_change=self._update)
+        self.slaves = Table(["NIC", "MAC", "Link"], [10, 17, 4], multi=True,
+                            height=max(1, min(len(nics), 5)),
+                            on_pick=lambda _key: self._update())
+        self.slaves.set_rows([(nic.name, [nic.name, nic.mac, "up" if nic.link else "down"])
+                              for nic in nics])
+        self.status = urwid.Text("")
+        self.ok = Button("Create", self._ok, lambda: self.problem() is None)
+        super().__init__(urwid.Pile([
+            self.name, self.options, urwid.Text("Slaves (Space ticks):"), self.slaves,
+            urwid.Divider(), self.status,
+            button_row([Button("Cancel", on_cancel), self.ok])]))
+        self._update()
+
+    def problem(self) -> str | None:
+        for label, field in (("Bond name", self.name), ("Options", self.options)):
+            if field.error:
+                return f"{label}: {field.error}"
+        if not self.slaves.selected:
+            return "Tick at least one slave NIC with Space."
+        return None
+
+    def settings(self) -> NetworkSettings:
+        return dataclasses.replace(self.current, bond_name=self.name.value,
+                                   bond_slaves=list(self.slaves.selected),
+                                   bond_options=self.options.value)
+
+    def _update(self) -> None:
+        problem = self.problem()
+        self.status.set_text(("error", problem) if problem else "")
+        self.ok.refresh()
+
+    def _ok(self) -> None:
+        if self.problem() is None:
+            self.on_ok(self.settings())

@@ -1,0 +1,83 @@
+"""The details of one interface: IPv4, IPv6 and the VLAN, with the shared field groups.
+
+OK hands back the page's pending network settings with this interface as the management
+interface (or, for the bond, the bond's addresses); nothing is applied until Save.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import urwid
+
+from ovirt_node_setup.errors import ValidationError
+from ovirt_node_setup.settings import NetworkSettings
+
+from ..network_form import FieldGroup, IPv4Fields, IPv6Fields, VlanField
+from ..widgets import Button, button_row
+
+IPV4_METHODS = ("off", "dhcp", "static")
+
+
+class NicDialog(urwid.WidgetWrap):
+    """IPv4, IPv6 and VLAN of ``name``; ``current`` are the pending settings of the page,
+    ``management`` whether ``name`` carries the management network in them."""
+
+    def __init__(self, name: str, about: str, current: NetworkSettings, *, management: bool,
+                 on_ok: Callable[[NetworkSettings], None],
+                 on_cancel: Callable[[], None]) -> None:
+        self.name, self.current, self.on_ok = name, current, on_ok
+        shown = current if management else NetworkSettings(ipv4_method="dhcp")
+        self.ipv4 = IPv4Fields(shown, IPV4_METHODS, self._update, self._layout)
+        self.ipv6 = IPv6Fields(shown, self._update, self._layout)
+        self.vlan = VlanField(shown, self._update)
+        self.groups: list[FieldGroup] = [self.ipv4, self.ipv6, self.vlan]
+        self.status = urwid.Text("")
+        self.ok = Button("OK", self._ok, lambda: self.problem() is None)
+        self.head = urwid.Text(about)
+        self.buttons = button_row([Button("Cancel", on_cancel), self.ok])
+        self.pile = urwid.Pile([])
+        super().__init__(self.pile)
+        self._layout()
+        self._update()
+
+    def _layout(self) -> None:
+        focus = self.pile.focus if self.pile.contents else None
+        rows = [self.head, urwid.Divider(),
+                *[row for group in self.groups for row in group.rows()],
+                urwid.Divider(), self.status, self.buttons]
+        self.pile.contents[:] = [(row, self.pile.options()) for row in rows]
+        if focus in rows:
+            self.pile.focus_position = rows.index(focus)
+        else:
+            self.pile.focus_position = 2
+
+    def settings(self) -> NetworkSettings:
+        """The pending settings with this interface's addresses; valid while no problem."""
+        net = self.current
+        if not self.current.bond_name or self.name != self.current.bond_name:
+            net = dataclasses.replace(net, bootif=self.name)
+        for group in self.groups:
+            net = group.apply(net)
+        return net
+
+    def problem(self) -> str | None:
+        for group in self.groups:
+            error = group.errors()
+            if error:
+                return error
+        try:
+            self.settings().check()
+        except ValidationError as err:
+            return str(err)
+        return None
+
+    def _update(self) -> None:
+        problem = self.problem()
+        self.status.set_text(("error", problem) if problem else "")
+        self.ok.refresh()
+
+    def _ok(self) -> None:
+        if self.problem() is None:
+            self.on_ok(self.settings())

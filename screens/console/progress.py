@@ -1,0 +1,87 @@
+"""The apply dialog: the transaction's steps as they run, then the outcome and OK.
+
+The worker never touches a widget: the app posts each ``Event`` here on the main loop.
+Each step gets a marker that reads without colour: ``[..]`` running, ``[ok]`` done,
+``[--]`` skipped, ``[!!]`` failed; the undo shows as its own line. Until the backend
+has finished, the dialog has no button and cannot be closed: the node is being changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import urwid
+
+from ovirt_node_setup.transaction import Event
+
+from ..widgets import Button, button_row
+
+MARKS = {"start": "[..]", "done": "[ok]", "skipped": "[--]", "failed": "[!!]",
+         "undo": "[..]", "undone": "[ok]"}
+SUCCESS = "Applied and persisted."
+SHOWN_STEPS = 9
+"""At most this many step lines; older ones fold into one line, so the dialog and its OK
+button stay on a 24-line screen."""
+
+
+class ProgressDialog(urwid.WidgetWrap):
+    """Lines of steps, an outcome and an OK button that appears once the apply ended."""
+
+    def __init__(self, title: str, on_close: Callable[[], None]) -> None:
+        self.title = title
+        self.running = True
+        self.failed = False
+        self._lines: dict[tuple[int, str], urwid.Text] = {}
+        self._heading = urwid.Text(f"{title}...")
+        self._steps = urwid.Pile([self._heading])
+        self._outcome = urwid.Text("")
+        self.ok = Button("OK", on_close, lambda: not self.running)
+        self._row = button_row([self.ok])
+        self._pile = urwid.Pile([self._steps, self._outcome, self._row])
+        super().__init__(self._pile)
+
+    def event(self, event: Event) -> None:
+        """Show one step event: a new line for a step that starts, else update its line."""
+        key = (event.index, "undo" if event.kind in ("undo", "undone") else "step")
+        prefix = f"{event.index}/{event.count} " if event.index else ""
+        line = f"{MARKS.get(event.kind, '[  ]')} {prefix}{event.title}"
+        if event.kind in ("skipped", "failed") and event.message:
+            line += f": {event.message}"
+        elif event.kind == "undone" and event.message:
+            line += f" (with problems: {event.message})"
+        style = "error" if event.kind == "failed" else None
+        text = self._lines.get(key)
+        if text is None:
+            text = self._lines[key] = urwid.Text("")
+            self._show_lines()
+        text.set_text((style, line) if style else line)
+
+    def _show_lines(self) -> None:
+        lines = list(self._lines.values())
+        shown: list[urwid.Widget] = [self._heading]
+        if len(lines) > SHOWN_STEPS:
+            folded = len(lines) - SHOWN_STEPS + 1
+            shown.append(urwid.Text(f"     ({folded} earlier steps)"))
+            lines = lines[folded:]
+        self._steps.contents[:] = [(w, self._steps.options()) for w in shown + lines]
+
+    def finish(self, notes: list[str]) -> None:
+        """The backend applied and persisted the change; ``notes`` are its remarks."""
+        self.running = False
+        self._outcome.set_text([("ok", SUCCESS), *[f"\n{note}" for note in notes]])
+        self._focus_ok()
+
+    def fail(self, sentence: str) -> None:
+        """The backend refused or undid the change: show its one sentence."""
+        self.running, self.failed = False, True
+        self._outcome.set_text(("error", sentence))
+        self._focus_ok()
+
+    @property
+    def outcome(self) -> str:
+        return self._outcome.text
+
+    def _focus_ok(self) -> None:
+        self.ok.refresh()
+        self._row.focus_position = 1
+        self._pile.focus_position = 2
