@@ -33,6 +33,7 @@ def setup_logging(command: str, *, log_file: str | None = None, debug: bool = Fa
         root.removeHandler(old)
         old.close()
     root.setLevel(logging.DEBUG)
+    logging.getLogger("urwid").setLevel(logging.INFO)  # not a line per key and redraw
     path = log_file
     if path is None and default_file:
         candidate = os.path.join(LOG_DIR, f"{command}.log")

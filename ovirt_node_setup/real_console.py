@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from installer.commands import CommandFailed, run
 from installer.machine import Machine, Nic
+from installer.slots import ADMIN_USER
 
 from . import apply, certificates, logviews, passwords, settings, validators
 from .atomicfile import write_atomic
@@ -30,30 +31,27 @@ from .transaction import Report, ServiceAbsent, ServiceFailed
 
 log = logging.getLogger(__name__)
 
-ADMIN_USER = "admin"
-ADMIN_HASH = "/config/ovirt-node/admin.hash"
 DRY_RUN = ("A dry run: changes go to a temporary folder that is removed when the console "
            "ends.")
 OFFLINE = ("The node at {root} is not running here: restart or power it off where it runs.")
 
 
 def admin_hash(node: Node) -> str:
-    """The admin's crypt hash: its /etc/shadow line, else the hash the installer left in
-    /config; "" when there is none."""
-    try:
+    """The admin's crypt hash: its /etc/shadow field once a password is set there, else
+    (the account is still locked: the node has not had its first boot) the hash the
+    installer left in /config; "" when there is none."""
+    from .firstboot import admin_locked, installer_hash
+
+    if not admin_locked(node):
         with open(node.path("/etc/shadow"), encoding="utf-8") as handle:
             for line in handle:
                 fields = line.rstrip("\n").split(":")
-                if fields[0] == ADMIN_USER and len(fields) > 1:
+                if fields[0] == ADMIN_USER:
                     return fields[1]
-    except FileNotFoundError:
-        pass
     try:
-        with open(node.path(ADMIN_HASH), encoding="utf-8") as handle:
-            found = handle.read().strip()
-    except FileNotFoundError:
+        return installer_hash(node) or ""
+    except ValidationError:
         return ""
-    return found if found.startswith("$") else ""
 
 
 def fingerprint_line(output: str) -> str | None:
@@ -121,16 +119,14 @@ class RealConsole:
 
     def _read_images(self) -> tuple[str, str | None]:
         if self.disk:
-            from installer import slots
-
-            from .node_upgrade import booted_slot
+            from .node_upgrade import booted_slot, opened_node
 
             try:
                 with open("/proc/cmdline", encoding="utf-8") as handle:
                     booted = booted_slot(handle.read()) if self.node.live else None
-                disk = slots.read_node(self.disk)
-                keep, image = disk.keep_slot(booted)
-                other = disk.other_slot(keep).image
+                with opened_node(self.disk) as disk:  # a disk, or an image file
+                    keep, image = disk.keep_slot(booted)
+                    other = disk.other_slot(keep).image
                 return image.describe(), other.describe() if other else None
             except (OSError, CommandFailed, ValidationError) as err:
                 log.warning("cannot read the image versions on %s: %s", self.disk, err)

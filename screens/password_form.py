@@ -83,6 +83,7 @@ class PasswordForm(urwid.WidgetWrap):
     def clear(self) -> None:
         """Empty both fields and forget the hash."""
         for field in (self.first, self.second):
-            field.text = ""
+            field.text = ""  # each change redraws both fields' messages: clear them after
+        for field in (self.first, self.second):
             field.note("")
         self._hash = None

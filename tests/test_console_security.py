@@ -104,3 +104,12 @@ def test_security_fits_in_rich_mode():
     d, page, _ = open_security(basic=False)
     type_passwords(d, page, "x")
     d.checked_text()
+
+
+def test_an_emptied_password_form_shows_no_message() -> None:
+    """After Reset (or a refused Save) the fields are empty and say nothing: the password
+    change is optional on this page."""
+    driver = ConsoleDriver(FakeConsole())
+    page = driver.goto(SecurityPage)
+    page.reset()
+    assert "Enter a password." not in driver.checked_text()

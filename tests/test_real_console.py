@@ -81,6 +81,8 @@ def test_admin_password_from_shadow_else_the_installer_hash(root):
     shadow.write_text("admin:!:1::::::\n")
     assert not backend.check_admin_password("!")  # a locked account opens to nothing
     assert not backend.check_admin_password("")
+    # still locked in the image (the node never had its first boot): the installer's hash
+    assert backend.check_admin_password("first-Pass-1")
 
 
 @pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")

@@ -468,3 +468,15 @@ def test_a_failed_command_is_one_sentence_not_an_unexpected_error(tmp_path, caps
     assert run("demo", parser, body, ["--log", str(log)]) == EXIT_FAILED
     assert capsys.readouterr().err == (
         f"demo: mount exited with status 32: wrong fs type; details are in {log}\n")
+
+
+def test_the_setup_console_shows_both_slots_images(disk, images, tmp_path):
+    """Status names the node's proven image and the other slot's, read from the disk file;
+    until its trial boot passes, the new image is the other one (as for an upgrade)."""
+    from ovirt_node_setup.node import Node
+    from ovirt_node_setup.real_console import RealConsole
+
+    assert upgrade(disk, images["v2"]).returncode == 0
+    (tmp_path / "root" / "etc").mkdir(parents=True)
+    backend = RealConsole(Node(str(tmp_path / "root")), disk=str(disk))
+    assert backend.images() == (f"{PRODUCT} 1.0-1", f"{PRODUCT} 1.1-1")
