@@ -108,9 +108,9 @@ def _ipv4(net: NetworkSettings) -> dict[str, Any]:
 
 
 def _ipv6(net: NetworkSettings) -> dict[str, Any]:
-    method = net.ipv6_method
-    if method in (None, "off"):
-        return {"method": "ignore"}
+    method = net.ipv6_method or "auto"  # NetworkManager's own default, as the console shows
+    if method == "off":
+        return {"method": "disabled"}
     ip: dict[str, Any] = {"method": "manual" if method == "static" else method}
     if method == "static":
         address, _, prefix = (net.ipv6_address or "").partition("/")

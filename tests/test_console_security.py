@@ -113,3 +113,23 @@ def test_an_emptied_password_form_shows_no_message() -> None:
     page = driver.goto(SecurityPage)
     page.reset()
     assert "Enter a password." not in driver.checked_text()
+
+
+def test_erasing_what_was_typed_in_the_password_fields_shows_no_message() -> None:
+    driver = ConsoleDriver(FakeConsole())
+    page = driver.goto(SecurityPage)
+    driver.fill(page.form.first, "x")
+    assert "Enter a password." not in driver.checked_text()
+    assert page.problem() == CURRENT_FIRST
+    driver.fill(page.form.first, "")
+    assert "Enter a password." not in driver.checked_text()
+    assert page.problem() is None
+
+
+def test_leaving_with_a_bad_port_asks_instead_of_failing() -> None:
+    driver = ConsoleDriver(FakeConsole())
+    page = driver.goto(SecurityPage)
+    driver.fill(page.port, "70000")
+    driver.press("esc")  # log off: the page has unsaved (invalid) changes
+    assert driver.app.dialog is not None
+    assert driver.app.unsaved(page)

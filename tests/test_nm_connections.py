@@ -52,7 +52,7 @@ def test_static_ipv4_on_a_vlan_puts_the_addresses_on_the_vlan():
         "vlan": {"flags": 1, "id": 100, "parent": "eth0"},
         "ipv4": {"method": "manual", "address-data": [{"address": "192.0.2.5", "prefix": 24}],
                  "gateway": "192.0.2.1", "dns": ["192.0.2.53"]},
-        "ipv6": {"method": "ignore"},
+        "ipv6": {"method": "auto", "dns": ["2001:db8::53"]},
     }
     assert vlan.master is None
     assert vlan.filename == "/etc/NetworkManager/system-connections/ovirt-eth0.100.nmconnection"
@@ -78,7 +78,8 @@ def test_the_vlan_keyfile_is_what_networkmanager_writes():
         "method=manual\n"
         "\n"
         "[ipv6]\n"
-        "method=ignore\n"
+        "dns=2001:db8::53;\n"
+        "method=auto\n"
     )
     assert parsed(keyfile(parent)) == {
         "connection": {"id": "ovirt-eth0", "uuid": parent.uuid, "type": "ethernet",
@@ -105,10 +106,12 @@ def test_dhcp_on_a_nic():
     assert parsed(keyfile(conn))["ipv6"] == {"dns": "2001:db8::53;", "method": "auto"}
 
 
-def test_unset_methods_mean_dhcp_and_no_ipv6_and_off_disables():
+def test_unset_methods_mean_automatic_and_off_disables():
     (conn,) = connections_for(NetworkSettings(bootif="eth0"))
     assert conn.settings["ipv4"] == {"method": "auto"}
-    assert conn.settings["ipv6"] == {"method": "ignore"}
+    assert conn.settings["ipv6"] == {"method": "auto"}
+    (no6,) = connections_for(NetworkSettings(bootif="eth0", ipv6_method="off"))
+    assert no6.settings["ipv6"] == {"method": "disabled"}
     (off,) = connections_for(NetworkSettings(bootif="eth0", ipv4_method="off",
                                              ipv6_method="dhcp"))
     assert off.settings["ipv4"] == {"method": "disabled"}

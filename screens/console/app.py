@@ -170,7 +170,12 @@ class ConsoleApp:
 
     def unsaved(self, page: Page) -> bool:
         """The page shows something other than what is saved."""
-        return page.savable and page.built and page.unsaved()
+        if not (page.savable and page.built):
+            return False
+        try:
+            return page.unsaved()
+        except ValidationError:  # a field that does not parse is surely not saved
+            return True
 
     def leave_page(self, then: Callable[[], None]) -> None:
         """Run ``then``, after asking to discard the current page's unsaved changes."""

@@ -40,6 +40,8 @@ class SecurityPage(Page):
 
     def _edited(self) -> None:
         self.refused = None
+        if self.built and not self.changing_password:  # optional here: all empty is fine
+            self.form.first.note("")
 
     def reset(self) -> None:
         security = self.session.settings.security
@@ -80,7 +82,9 @@ class SecurityPage(Page):
         return edited
 
     def unsaved(self) -> bool:
-        return self.changing_password or self._settings() != self.session.settings
+        if self.changing_password or self.problem() is not None:
+            return True
+        return self._settings() != self.session.settings
 
     def change(self) -> Change | None:
         edited = self._settings()
