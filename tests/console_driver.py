@@ -15,6 +15,7 @@ import urwid
 
 from installer.machine import Nic
 from ovirt_node_setup import passwords
+from ovirt_node_setup.apply import PERSIST_TITLE
 from ovirt_node_setup.console_backend import (
     Certificate,
     Change,
@@ -35,7 +36,7 @@ SIZE = (80, 24)
 ADMIN_PASSWORD = "Correct-Horse-7"
 NICS = [Nic("eth0", "52:54:00:12:34:56", "e1000e", True),
         Nic("eth1", "52:54:00:65:43:21", "e1000e", False)]
-STEPS = ["Write the settings file", "Tell the services", "Persist the files"]
+STEPS = ["Write the settings file", "Tell the services", PERSIST_TITLE]
 
 
 class FakeConsole:
@@ -91,10 +92,12 @@ class FakeConsole:
 
     def apply(self, change: Change, report: Report) -> list[str]:
         self.applied.append(change)
-        count = len(STEPS)
+        # as the real transaction: no persist step where changes last until reboot
+        steps = STEPS if self.persistence_note is None else STEPS[:-1]
+        count = len(steps)
         if isinstance(self.failure, ValidationError):
             raise self.failure
-        for index, title in enumerate(STEPS, 1):
+        for index, title in enumerate(steps, 1):
             report(Event(index, count, title, "start"))
             if isinstance(self.failure, ApplyFailed) and index == self.failure.index:
                 report(Event(index, count, title, "failed", self.failure.reason))

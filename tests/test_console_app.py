@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urwid
 
-from ovirt_node_setup import validators
+from ovirt_node_setup import persistence, validators
 from ovirt_node_setup.console_backend import Change
 from ovirt_node_setup.settings import Settings
 from screens.console.app import NOTHING_TO_SAVE
@@ -83,7 +83,7 @@ def test_menu_enter_opens_a_page_and_hides_save_on_read_only_pages():
 
 def test_save_applies_the_change_through_the_progress_dialog():
     backend = FakeConsole()
-    backend.notes = ["The node is stateless: changes last until the next reboot."]
+    backend.notes = ["The hostname service is not running on this node."]
     d = driver(backend)
     d.press("enter")  # open the page: the focus goes to its field
     d.type("node7.example.com")
@@ -95,8 +95,8 @@ def test_save_applies_the_change_through_the_progress_dialog():
     assert d.app.dialog is not None
     d.wait_worker()
     screen = d.checked_text()
-    for words in ("[ok] 1/3 Write the settings file", "[ok] 3/3 Persist the files",
-                  "Applied and persisted.", "changes last until the next reboot", "[ OK ]"):
+    for words in ("[ok] 1/3 Write the settings file", "[ok] 3/3 Persist the changed files",
+                  "Applied and persisted.", "hostname service is not running", "[ OK ]"):
         assert words in screen, (words, screen)
     assert backend.applied[0].settings.network.hostname == "node7.example.com"
     assert d.session.settings.network.hostname == "node7.example.com"
@@ -237,3 +237,19 @@ def test_a_long_transaction_folds_its_first_steps_and_keeps_ok_on_screen(monkeyp
     shown = d.dialog_text()
     assert "(12 earlier steps)" in shown and "[ok] 13/20 Step 13" in shown
     assert "12/20" not in shown and "[ OK ]" in shown
+
+
+def test_a_change_that_is_not_persisted_says_so():
+    backend = FakeConsole()
+    backend.persistence_note = persistence.STATELESS
+    backend.notes = [persistence.STATELESS]
+    d = driver(backend)
+    d.press("enter")
+    d.type("node7.example.com")
+    d.tab_to(d.app.save_button)
+    d.press("enter")
+    d.wait_worker()
+    screen = d.checked_text()
+    assert "Applied, not persisted." in screen and "Applied and persisted." not in screen
+    assert "changes last until the next" in screen
+    assert "Persist" not in screen

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import urwid
 
+from ovirt_node_setup.apply import PERSIST_TITLE
 from ovirt_node_setup.transaction import Event
 
 from ..widgets import Button, button_row
@@ -19,6 +20,7 @@ from ..widgets import Button, button_row
 MARKS = {"start": "[..]", "done": "[ok]", "skipped": "[--]", "failed": "[!!]",
          "undo": "[..]", "undone": "[ok]"}
 SUCCESS = "Applied and persisted."
+APPLIED = "Applied, not persisted."
 SHOWN_STEPS = 9
 """At most this many step lines; older ones fold into one line, so the dialog and its OK
 button stay on a 24-line screen."""
@@ -32,6 +34,7 @@ class ProgressDialog(urwid.WidgetWrap):
         self.running = True
         self.failed = False
         self._lines: dict[tuple[int, str], urwid.Text] = {}
+        self._persisted = False  # the transaction's persist step ran
         self._heading = urwid.Text(f"{title}...")
         self._steps = urwid.Pile([self._heading])
         self._outcome = urwid.Text("")
@@ -49,6 +52,8 @@ class ProgressDialog(urwid.WidgetWrap):
             line += f": {event.message}"
         elif event.kind == "undone" and event.message:
             line += f" (with problems: {event.message})"
+        if event.kind == "done" and event.title == PERSIST_TITLE:
+            self._persisted = True
         style = "error" if event.kind == "failed" else None
         text = self._lines.get(key)
         if text is None:
@@ -66,9 +71,11 @@ class ProgressDialog(urwid.WidgetWrap):
         self._steps.contents[:] = [(w, self._steps.options()) for w in shown + lines]
 
     def finish(self, notes: list[str]) -> None:
-        """The backend applied and persisted the change; ``notes`` are its remarks."""
+        """The backend applied the change; ``notes`` are its remarks (such as why it was
+        not persisted: a stateless node, no /config)."""
         self.running = False
-        self._outcome.set_text([("ok", SUCCESS), *[f"\n{note}" for note in notes]])
+        outcome = SUCCESS if self._persisted else APPLIED
+        self._outcome.set_text([("ok", outcome), *[f"\n{note}" for note in notes]])
         self._focus_ok()
 
     def fail(self, sentence: str) -> None:
