@@ -62,12 +62,16 @@ def replay(root: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("disk", nargs="?", default=str(DISK))
+    parser.add_argument("--work", default=str(WORK),
+                        help="where the image is unpacked (made anew each time)")
+    parser.add_argument("--log", default=str(REPO / "build/demo/setup.log"))
+    parser.add_argument("--serial", action="store_true", help="basic mode, as on a serial line")
     args = parser.parse_args(argv)
     if not os.path.exists(args.disk):
         print(f"demo console: {args.disk} does not exist: install the demo node first with "
               "'./run demo'.", file=sys.stderr)
         return 2
-    root = WORK / "root"
+    root = Path(args.work) / "root"
     try:
         with opened_node(args.disk) as node:
             slot, image = node.keep_slot()
@@ -82,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
                 kept = replay(root)
                 print(f"== CONFIG mounted at {config}; persisted: {' '.join(kept) or 'nothing'}")
                 status = subprocess.call([
-                    str(REPO / ".venv/bin/ovirt-node-setup"), "--root", str(root),
-                    "--machine", str(MACHINE), "--disk", args.disk,
-                    "--log", str(REPO / "build/demo/setup.log")])
+                    str(Path(sys.executable).parent / "ovirt-node-setup"), "--root", str(root),
+                    "--machine", str(MACHINE), "--disk", args.disk, "--log", args.log,
+                    *(["--serial"] if args.serial else [])])
             finally:
                 with contextlib.suppress(Exception):
                     subprocess.run(["sync"], check=False)
