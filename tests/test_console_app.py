@@ -253,3 +253,11 @@ def test_a_change_that_is_not_persisted_says_so():
     assert "Applied, not persisted." in screen and "Applied and persisted." not in screen
     assert "changes last until the next" in screen
     assert "Persist" not in screen
+
+
+def test_the_header_shows_the_whole_title_and_the_hostname():
+    from screens.console.support import SupportPage
+
+    d = ConsoleDriver(FakeConsole(), [SupportPage])
+    header = d.checked_text().splitlines()[0]
+    assert ": Support: logs" in header and header.endswith("node.example.com"), header

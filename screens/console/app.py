@@ -114,7 +114,8 @@ class ConsoleApp:
         self.page_area = urwid.WidgetPlaceholder(urwid.SolidFill(" "))
         self.body = urwid.Columns([(MENU_WIDTH, self.menu), self.page_area], dividechars=1)
         self.frame = urwid.Pile([
-            ("pack", urwid.AttrMap(urwid.Columns([self.header, self.header_host]), "header")),
+            ("pack", urwid.AttrMap(urwid.Columns([self.header, ("pack", self.header_host)]),
+                                   "header")),
             ("pack", Rule(self.theme)),
             self.body,
             ("pack", Rule(self.theme)),
