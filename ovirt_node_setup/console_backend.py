@@ -8,7 +8,6 @@ description for demos and tests, which applies changes to a private folder.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -112,5 +111,3 @@ class ConsoleBackend(Protocol):
     def log_event(self, message: str) -> None:
         """Record an event of the session (a rescue shell was opened) in the setup log."""
 
-
-ApplyRunner = Callable[[Change, Report], list[str]]

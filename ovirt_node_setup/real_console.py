@@ -37,10 +37,10 @@ OFFLINE = ("The node at {root} is not running here: restart or power it off wher
 
 
 def admin_hash(node: Node) -> str:
-    """The admin's crypt hash: its /etc/shadow field once a password is set there, else
-    (the account is still locked: the node has not had its first boot) the hash the
-    installer left in /config; "" when there is none."""
-    from .firstboot import admin_locked, installer_hash
+    """The admin's crypt hash: its /etc/shadow field once a password is set there, else,
+    until the first boot applied it, the hash the installer left in /config; "" when there
+    is none (a locked account opens to nothing)."""
+    from .firstboot import admin_locked, done, installer_hash
 
     if not admin_locked(node):
         with open(node.path("/etc/shadow"), encoding="utf-8") as handle:
@@ -48,6 +48,8 @@ def admin_hash(node: Node) -> str:
                 fields = line.rstrip("\n").split(":")
                 if fields[0] == ADMIN_USER:
                     return fields[1]
+    if done(node):  # the account was locked after the first boot: the old hash is void
+        return ""
     try:
         return installer_hash(node) or ""
     except ValidationError:

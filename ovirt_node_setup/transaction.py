@@ -83,12 +83,14 @@ class Step:
 class _Before:
     """A file as it was before the transaction touched it."""
 
-    data: bytes | None  # None: it did not exist
+    data: bytes | None  # None: it did not exist (or is a symlink)
     mode: int = 0o644
     uid: int = 0
     gid: int = 0
+    link: str | None = None  # a symlink's target
     persisted: bool = False
     persisted_now: bool = False  # the transaction persisted it
+    folder: str | None = None  # persisted as part of this persisted folder
 
 
 class FileJournal:
@@ -109,12 +111,15 @@ class FileJournal:
         if path in self._before:
             return
         where = self.node.path(path)
-        try:
-            with open(where, "rb") as handle:
-                st = os.fstat(handle.fileno())
-                before = _Before(handle.read(), st.st_mode & 0o7777, st.st_uid, st.st_gid)
-        except FileNotFoundError:
-            before = _Before(None)
+        if os.path.islink(where):
+            before = _Before(None, link=os.readlink(where))
+        else:
+            try:
+                with open(where, "rb") as handle:
+                    st = os.fstat(handle.fileno())
+                    before = _Before(handle.read(), st.st_mode & 0o7777, st.st_uid, st.st_gid)
+            except FileNotFoundError:
+                before = _Before(None)
         store = self.node.store
         with contextlib.suppress(OSError):
             before.persisted = path in persistence.persisted(store)
@@ -125,14 +130,6 @@ class FileJournal:
         rewrites or deletes the file itself."""
         self.remember(path)
         self._unbind(self.node.path(path))
-
-    def read(self, path: str) -> str | None:
-        """The file's text now, or None when it does not exist."""
-        try:
-            with open(self.node.path(path), encoding="utf-8") as handle:
-                return handle.read()
-        except FileNotFoundError:
-            return None
 
     def write(self, path: str, data: str | bytes, mode: int | None = None) -> None:
         """Replace the node file ``path`` atomically; a new file gets ``mode`` (default
@@ -159,11 +156,22 @@ class FileJournal:
         log.info("removed %s", path)
 
     def persist(self, path: str) -> None:
-        """Persist a file written in this transaction (its copy in /config is replaced)."""
+        """Persist a file written in this transaction (its copy in /config is replaced).
+
+        A file inside a persisted folder is kept by that folder: on the running node the
+        folder is bind-mounted from /config, so the write already went there; offline
+        the folder's copy is made again."""
         self.remember(path)
         if not os.path.lexists(self.node.path(path)):
             return  # removed: unpersist_removed handles it
-        persistence.persist(self.node.store, path)
+        store = self.node.store
+        folder = _persisted_folder(path, persistence.persisted(store))
+        if folder is not None:
+            self._before[path].folder = folder
+            if not self.node.live:
+                persistence.persist(store, folder)
+            return
+        persistence.persist(store, path)
         self._before[path].persisted_now = True
 
     def unpersist_removed(self, path: str) -> None:
@@ -196,7 +204,12 @@ class FileJournal:
             run(["umount", where])
 
     def restore(self) -> list[str]:
-        """Put every touched file back as it was; return what could not be restored."""
+        """Put every touched file's content back as it was, and stop persisting the ones
+        this transaction began to persist; return what could not be restored.
+
+        Files that were persisted before stay without their bind mount until ``rebind``,
+        which the transaction calls after the services' undos: a service that rewrites
+        its file (by a rename) could not replace a bind-mounted one."""
         problems: list[str] = []
         store = self.node.store
         for path, before in reversed(self._before.items()):
@@ -206,14 +219,14 @@ class FileJournal:
                     persistence.unpersist(store, path)
                 where = self.node.path(path)
                 self._unbind(where)
-                if before.data is None:
+                if before.link is not None or before.data is None:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(where)
+                    if before.link is not None:
+                        os.symlink(before.link, where)
                 else:
                     write_atomic(where, before.data, before.mode, uid=before.uid,
                                  gid=before.gid)
-                if before.persisted_now and before.persisted:
-                    persistence.persist(store, path)
                 log.info("restored %s", path)
             except (OSError, ValidationError, CommandFailed) as err:
                 log.exception("could not restore %s", path)
@@ -223,10 +236,46 @@ class FileJournal:
                 os.rmdir(folder)
         return problems
 
+    def rebind(self) -> list[str]:
+        """After ``restore`` and the services' undos: give /config back the old copies of
+        the files that were persisted before, and bind them again on the running node."""
+        problems: list[str] = []
+        store = self.node.store
+        folders: set[str] = set()
+        for path, before in self._before.items():
+            try:
+                if before.folder is not None and not self.node.live:
+                    folders.add(before.folder)
+                elif before.persisted and before.persisted_now:
+                    persistence.persist(store, path)  # the copy is the old content again
+                elif before.persisted and self.node.live:
+                    where = self.node.path(path)
+                    if not os.path.ismount(where) and os.path.lexists(store.copy_of(path)):
+                        run(["mount", "--bind", store.copy_of(path), where])
+            except (OSError, ValidationError, CommandFailed) as err:
+                log.exception("could not persist %s again", path)
+                problems.append(f"{path} could not be persisted again: {_reason(err)}")
+        for folder in sorted(folders):
+            try:
+                persistence.persist(store, folder)
+            except (OSError, ValidationError, CommandFailed) as err:
+                log.exception("could not persist %s again", folder)
+                problems.append(f"{folder} could not be persisted again: {_reason(err)}")
+        return problems
+
+
+def _persisted_folder(path: str, records: list[str]) -> str | None:
+    """The persisted folder that ``path`` lies in, if any."""
+    return next((r for r in records if path.startswith(r.rstrip("/") + "/")), None)
+
+
+_EXPECTED = (OSError, ValidationError, CommandFailed, ServiceFailed)
+"""Failures whose message is a sentence for a person; any other is a bug, logged."""
+
 
 def _reason(err: BaseException) -> str:
     if isinstance(err, OSError) and err.strerror:
-        return err.strerror
+        return f"{err.filename}: {err.strerror}" if err.filename else err.strerror
     return str(err)
 
 
@@ -266,8 +315,9 @@ class Transaction:
                 self.notes.append(str(err))
                 report(Event(index, count, step.title, "skipped", str(err)))
                 continue
-            except (OSError, ValidationError, CommandFailed, ServiceFailed) as err:
-                reason = _reason(err)
+            except Exception as err:  # anything: the node must not be left half changed
+                reason = _reason(err) if isinstance(err, _EXPECTED) else (
+                    f"an unexpected error ({type(err).__name__}); details are in the log")
                 log.exception("step %d (%s) failed", index, step.title)
                 report(Event(index, count, step.title, "failed", reason))
                 report(Event(0, count, "Undo the steps already done", "undo"))
@@ -280,7 +330,8 @@ class Transaction:
         return self.notes
 
     def undo(self, steps: list[Step]) -> list[str]:
-        """Restore the files, then undo ``steps`` newest first; return what failed."""
+        """Restore the files, undo ``steps`` newest first, then persist and bind the old
+        copies again; return what failed."""
         problems = self.files.restore()
         for step in reversed(steps):
             if step.undo is None:
@@ -289,7 +340,8 @@ class Transaction:
                 step.undo()
             except ServiceAbsent:
                 continue
-            except (OSError, ValidationError, CommandFailed, ServiceFailed) as err:
+            except Exception as err:  # keep undoing the others whatever this one did
                 log.exception("could not undo %s", step.title)
-                problems.append(f"undoing '{step.title}' failed: {_reason(err)}")
-        return problems
+                reason = _reason(err) if isinstance(err, _EXPECTED) else type(err).__name__
+                problems.append(f"undoing '{step.title}' failed: {reason}")
+        return problems + self.files.rebind()

@@ -83,6 +83,9 @@ def test_admin_password_from_shadow_else_the_installer_hash(root):
     assert not backend.check_admin_password("")
     # still locked in the image (the node never had its first boot): the installer's hash
     assert backend.check_admin_password("first-Pass-1")
+    # locked after the first boot applied it: the installer's hash no longer opens anything
+    (root / "config" / "ovirt-node" / "firstboot.done").write_text("")
+    assert not backend.check_admin_password("first-Pass-1")
 
 
 @pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
