@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Mapping
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:
@@ -28,12 +29,15 @@ def write_atomic(
     *,
     uid: int | None = None,
     gid: int | None = None,
+    xattrs: Mapping[str, bytes] | None = None,
 ) -> None:
     """Replace ``path`` by a regular file holding ``data`` (a str is written as UTF-8).
 
     The temporary file is created private (``O_EXCL``, 0600) and gets ``mode`` (and the
     owner, if given) before any byte is written, so secrets are never readable by
-    others, not even briefly; ``mode`` is applied exactly, whatever the umask. On any
+    others, not even briefly; ``mode`` is applied exactly, whatever the umask. ``xattrs``
+    (such as the SELinux label of the file being replaced) are set on it before the
+    rename, so the new file is never seen without them. On any
     failure the temporary file is removed and the original file is left as it was.
 
     A symlink at ``path`` is replaced by the new file, not followed: a link planted in
@@ -53,6 +57,8 @@ def write_atomic(
                 # Before chmod: changing the owner may clear set-id bits.
                 os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
             os.fchmod(fd, mode)
+            for name, value in (xattrs or {}).items():
+                os.setxattr(fd, name, value)
             view = memoryview(payload)
             while view:
                 view = view[os.write(fd, view) :]

@@ -195,7 +195,8 @@ def persisted(store: Store) -> list[str]:
 
 # -- copying and comparing -------------------------------------------------------------------
 
-def _xattrs(path: str) -> dict[str, bytes]:
+def xattrs_of(path: str) -> dict[str, bytes]:
+    """Every extended attribute of ``path`` (not followed), such as its SELinux label."""
     try:
         names = os.listxattr(path, follow_symlinks=False)
     except OSError as err:
@@ -210,7 +211,7 @@ def _copy_meta(src: str, dst: str, st: os.stat_result) -> None:
     if not stat.S_ISLNK(st.st_mode):
         os.chmod(dst, stat.S_IMODE(st.st_mode))  # after chown, which clears set-id bits
     # After chown too, which removes security.capability (file capabilities), even as root.
-    for name, value in _xattrs(src).items():
+    for name, value in xattrs_of(src).items():
         os.setxattr(dst, name, value, follow_symlinks=False)
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
@@ -250,7 +251,7 @@ def same(a: str, b: str) -> bool:
         return False
     if not stat.S_ISDIR(sa.st_mode) and sa.st_mtime_ns != sb.st_mtime_ns:
         return False
-    if _xattrs(a) != _xattrs(b):
+    if xattrs_of(a) != xattrs_of(b):
         return False
     if stat.S_ISLNK(sa.st_mode):
         return os.readlink(a) == os.readlink(b)

@@ -88,6 +88,7 @@ class _Before:
     uid: int = 0
     gid: int = 0
     link: str | None = None  # a symlink's target
+    xattrs: dict[str, bytes] = field(default_factory=dict)  # the SELinux label and others
     persisted: bool = False
     persisted_now: bool = False  # the transaction persisted it
     folder: str | None = None  # persisted as part of this persisted folder
@@ -117,7 +118,8 @@ class FileJournal:
             try:
                 with open(where, "rb") as handle:
                     st = os.fstat(handle.fileno())
-                    before = _Before(handle.read(), st.st_mode & 0o7777, st.st_uid, st.st_gid)
+                    before = _Before(handle.read(), st.st_mode & 0o7777, st.st_uid, st.st_gid,
+                                     xattrs=persistence.xattrs_of(where))
             except FileNotFoundError:
                 before = _Before(None)
         store = self.node.store
@@ -143,7 +145,7 @@ class FileJournal:
             write_atomic(where, data, 0o644 if mode is None else mode)
         else:
             write_atomic(where, data, before.mode if mode is None else mode,
-                         uid=before.uid, gid=before.gid)
+                         uid=before.uid, gid=before.gid, xattrs=before.xattrs)
         log.info("wrote %s", path)
 
     def remove(self, path: str) -> None:
@@ -226,7 +228,7 @@ class FileJournal:
                         os.symlink(before.link, where)
                 else:
                     write_atomic(where, before.data, before.mode, uid=before.uid,
-                                 gid=before.gid)
+                                 gid=before.gid, xattrs=before.xattrs)
                 log.info("restored %s", path)
             except (OSError, ValidationError, CommandFailed) as err:
                 log.exception("could not restore %s", path)

@@ -265,3 +265,23 @@ def test_a_file_in_a_persisted_folder_is_kept_by_the_folder(live: Node, running:
         tx.run()
     assert read(node, "/config" + conf) == "Port 2222\n"
     assert read(node, conf) == "Port 2222\n"
+
+
+def test_a_replaced_file_keeps_its_extended_attributes(live: Node) -> None:
+    """The SELinux label of /etc/shadow must survive a rewrite and an undo, or logins fail
+    on an enforcing node; a user.* attribute stands in for it on this ext4 filesystem."""
+    path = "/config/labelled"  # on the real ext4 CONFIG, which keeps extended attributes
+    with open(live.path(path), "w") as handle:
+        handle.write("old\n")
+    os.setxattr(live.path(path), "user.label", b"shadow_t")
+    tx = Transaction("t", live)
+    tx.add("Write", lambda: tx.files.write(path, "new\n"))
+    tx.run()
+    assert os.getxattr(live.path(path), "user.label") == b"shadow_t"
+    tx = Transaction("t", live)
+    tx.add("Write", lambda: tx.files.write(path, "newer\n"))
+    tx.add("Fail", fail())
+    with pytest.raises(ApplyFailed):
+        tx.run()
+    assert read(live, path) == "new\n"
+    assert os.getxattr(live.path(path), "user.label") == b"shadow_t"
