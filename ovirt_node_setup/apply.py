@@ -8,9 +8,14 @@ change:
 1. one step per changed group writing its files through the transaction's journal, and
    last the settings file ``/etc/default/ovirt`` itself;
 2. one step per running service to tell (none offline: the services read the files when
-   the node boots);
+   the node boots, and units are enabled or disabled with ``systemctl --root``);
 3. one step persisting every file touched, or a note saying why changes last only until
    the next reboot.
+
+Enabling or disabling a unit changes links in ``/etc/systemd/system``, which this
+image-based node loses at reboot: that folder is persisted too, on the running node
+before the units change (bind-mounted from /config, it takes systemd's links there),
+offline after ``systemctl --root`` made them.
 
 Every check that can refuse (cross-field checks, a NIC that is not there, an admin hash
 of the wrong kind, a file we cannot edit) runs while planning, before any step.
@@ -19,18 +24,21 @@ of the wrong kind, a file we cannot edit) runs while planning, before any step.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import nm_connections, service_files, validators
+from installer.commands import run
+
+from . import nm_connections, persistence, service_files, validators
 from .console_backend import Change
 from .errors import ValidationError
 from .node import Node
 from .settings import SETTINGS_FILE, Settings
 from .shellvars import ShellVarsFile
-from .transaction import Report, Step, Transaction
+from .transaction import Report, ServiceAbsent, Step, Transaction
 
 if TYPE_CHECKING:
     from installer.machine import Nic
@@ -45,6 +53,13 @@ NETWORK_FIELDS = ("bootif", "ipv4_method", "ipv4_address", "ipv4_netmask", "ipv4
                   "bond_name", "bond_slaves", "bond_options", "dns")
 """The settings NetworkManager's connections are made of."""
 PERSIST_TITLE = "Persist the changed files"
+LINKS_TITLE = "Persist which services start at boot"
+UNITS_FOLDER = "/etc/systemd/system"
+"""Where systemd keeps the links that enable units: on this image-based node they go back
+at reboot unless the folder is persisted (live, bind-mounted from /config)."""
+UNIT_FOLDERS = (UNITS_FOLDER, "/usr/lib/systemd/system", "/lib/systemd/system")
+NM_ABSENT = ("NetworkManager is not running: the connection files are written and take "
+             "effect when it starts.")
 
 
 def offline_note(node: Node) -> str:
@@ -119,6 +134,10 @@ class _Planner:
         self.services, self.nics = services, nics
         self.writes: list[tuple[str, list[_Write]]] = []
         self.tells: list[Step] = []
+        self.units: list[Step] = []  # offline: the units' links, after the files
+        self.links_planned = False
+        self.links_folder: str | None = None
+        self.offline_links: Step | None = None
 
     # -- what changed ------------------------------------------------------------------
 
@@ -156,10 +175,17 @@ class _Planner:
                   lambda: services.restart_unit(unit))
 
     def run_unit(self, unit: str, on: bool) -> None:
-        """Enable and (re)start a unit, or disable and stop it; undone to how it was."""
+        """Enable and (re)start a unit, or disable and stop it; undone to how it was.
+        Offline, only its links are made or removed (``systemctl --root``)."""
+        links = self.unit_links()
         services = self.services
         if services is None:
+            self.offline_unit(unit, on)
+            if links is not None:
+                self.offline_links = links  # after the links are made
             return
+        if links is not None:
+            self.tells.append(links)  # before: systemd then writes into /config
         was: list[bool] = []
 
         def start() -> None:
@@ -183,6 +209,70 @@ class _Planner:
 
         name = _UNIT_NAMES[unit]
         self.tell(f"Restart {name}" if on else f"Stop {name}", do, undo)
+
+    def offline_unit(self, unit: str, on: bool) -> None:
+        """Make or remove the unit's links in the node at ``--root``; a unit the node does
+        not have is skipped with a note. Undone by the opposite, and by persisting the
+        links again when the folder was persisted before (the newer undo of the persist
+        step cannot: the links were not yet put back then)."""
+        root, verb = os.path.abspath(self.node.root), "enable" if on else "disable"
+        was: list[bool] = []
+
+        def do() -> None:
+            if not any(os.path.lexists(self.node.path(f"{folder}/{unit}"))
+                       for folder in UNIT_FOLDERS):
+                raise ServiceAbsent(f"{unit} is not installed on the node at {root}, so it "
+                                    f"is not {verb}d.")
+            enabled = run(["systemctl", "--root", root, "is-enabled", unit], check=False)
+            was.append(enabled.returncode == 0)
+            run(["systemctl", "--root", root, verb, unit])
+
+        def undo() -> None:
+            if not was:
+                return
+            run(["systemctl", "--root", root, "enable" if was[0] else "disable", unit])
+            store = self.node.store
+            if self.links_folder and self.links_folder in persistence.persisted(store):
+                persistence.persist(store, self.links_folder)
+
+        self.units.append(Step(f"{verb.capitalize()} {_UNIT_NAMES[unit]}", do, undo))
+
+    def unit_links(self) -> Step | None:
+        """The step persisting the folder of systemd's enablement links (which units
+        start at boot), the first time a change enables or disables a unit; None when it
+        cannot be persisted (``finish`` notes why) or it is planned already."""
+        if self.links_planned:
+            return None
+        self.links_planned = True
+        if self.node.persist_problem():
+            return None
+        store = self.node.store
+        try:
+            records = persistence.persisted(store)
+        except OSError:
+            records = []
+        inside = [path for path in records if path.startswith(UNITS_FOLDER + "/")]
+        if inside:
+            self.tx.notes.append(
+                f"{inside[0]} is persisted on its own, so {UNITS_FOLDER} cannot be persisted "
+                "and the services enabled or disabled go back at the next reboot: unpersist "
+                f"{inside[0]} to keep such changes.")
+            return None
+        # A persisted folder holding it is persisted again instead (offline, its copy).
+        folder = next((path for path in records if UNITS_FOLDER.startswith(path + "/")),
+                      UNITS_FOLDER)
+        self.links_folder = folder
+        was = folder in records
+
+        def do() -> None:
+            if os.path.lexists(self.node.path(folder)):
+                persistence.persist(store, folder)
+
+        def undo() -> None:
+            if not was and folder in persistence.persisted(store):
+                persistence.unpersist(store, folder)
+
+        return Step(LINKS_TITLE, do, undo)
 
     def set_back(self, title: str, read: Callable[[], Any], set_: Callable[[Any], None],
                  value: Any) -> None:
@@ -212,6 +302,7 @@ class _Planner:
         self.kdump()
         self.remote_storage()
         self.monitoring()
+        self.tuned()
         if self.old != self.new:
             existing = self.current(SETTINGS)
             self.write("Save the settings",
@@ -230,8 +321,8 @@ class _Planner:
     def time(self) -> None:
         net = self.new.network
         if self.changed("network", "ntp") and net.ntp is not None:
-            self.write_or_remove("Write the time servers", service_files.CHRONY,
-                                 service_files.chrony_conf(net.ntp))
+            text = service_files.chrony_conf(self.current(service_files.CHRONY), net.ntp)
+            self.write_or_remove("Write the time servers", service_files.CHRONY, text)
             if net.ntp_enabled is not False:
                 self.restart("chronyd.service")
         s = self.services
@@ -245,12 +336,16 @@ class _Planner:
             return
         conns = nm_connections.connections_for(self.new.network, self.nics)
         if self.services is None:
-            wanted = {c.filename for c in conns}
-            files = [_Write(c.filename, _text(nm_connections.keyfile(c)), 0o600) for c in conns]
-            files += [_Write(path, None) for path in self.owned_keyfiles() if path not in wanted]
-            self.write("Write the network connections", *files)
+            self.write("Write the network connections", *self.keyfiles(conns))
         else:
             self.apply_connections(self.services, conns)
+
+    def keyfiles(self, conns: list[nm_connections.Connection]) -> list[_Write]:
+        """Our keyfiles for ``conns``, and the removal of our other ones."""
+        wanted = {c.filename for c in conns}
+        files = [_Write(c.filename, _text(nm_connections.keyfile(c)), 0o600) for c in conns]
+        return files + [_Write(path, None) for path in self.owned_keyfiles()
+                        if path not in wanted]
 
     def owned_keyfiles(self) -> list[str]:
         """Our keyfiles on the node now (``ovirt-*.nmconnection``)."""
@@ -267,13 +362,18 @@ class _Planner:
                           conns: list[nm_connections.Connection]) -> None:
         """On the running node NetworkManager writes its keyfiles itself: the journal
         remembers them (and takes away their bind mounts) first, so that they are restored
-        and persisted like ours."""
+        and persisted like ours. Without NetworkManager we write them, as offline, for it
+        to read when it starts."""
         put_back: list[Callable[[], None]] = []
 
         def do() -> None:
             for path in sorted({*self.owned_keyfiles(), *(c.filename for c in conns)}):
                 self.tx.files.release(path)
-            put_back.append(services.apply_connections(conns))
+            try:
+                put_back.append(services.apply_connections(conns))
+            except ServiceAbsent:
+                _writer(self.tx, self.keyfiles(conns))()
+                raise ServiceAbsent(NM_ABSENT) from None
 
         def undo() -> None:
             if put_back:
@@ -354,13 +454,51 @@ class _Planner:
                              service_files.collectd_conf(server))
         self.run_unit("collectd.service", server is not None)
 
+    def tuned(self) -> None:
+        """The tuned profile: ``tuned-adm profile`` on the running node, undone by setting
+        the profile it had; offline, tuned's own files, read when it starts."""
+        profile = self.new.monitoring.tuned_profile
+        if not self.changed("monitoring", "tuned_profile") or profile is None:
+            return
+        if profile.startswith("-"):
+            raise ValidationError(f"The tuned profile {profile} starts with '-', which "
+                                  "tuned-adm takes for an option: give the profile's name.")
+        if self.services is None:
+            if os.path.isdir(self.node.path(os.path.dirname(service_files.TUNED_ACTIVE))):
+                self.write("Write the tuned profile",
+                           _Write(service_files.TUNED_ACTIVE, _text(f"{profile}\n")),
+                           _Write(service_files.TUNED_MODE, b"manual\n"))
+            else:
+                self.tx.notes.append(f"tuned is not installed on the node at {self.node.root}, "
+                                     f"so the tuned profile {profile} is saved, not applied.")
+            return
+        services = self.services
+        before: list[str] = []
+
+        def do() -> None:
+            if shutil.which("tuned-adm") is None:
+                raise ServiceAbsent(f"tuned-adm is not installed on this node, so the tuned "
+                                    f"profile {profile} is saved, not applied.")
+            services.unit_enabled("tuned.service")  # ServiceAbsent when tuned is not there
+            for path in (service_files.TUNED_ACTIVE, service_files.TUNED_MODE):
+                self.tx.files.release(path)  # tuned-adm writes them: restored and persisted
+            before.append((self.current(service_files.TUNED_ACTIVE) or "").strip())
+            run(["tuned-adm", "profile", profile])
+
+        def undo() -> None:
+            if before:
+                run(["tuned-adm", "profile", before[0]] if before[0] else ["tuned-adm", "off"])
+
+        self.tell("Set the tuned profile", do, undo)
+
     # -- the transaction ---------------------------------------------------------------
 
     def finish(self) -> Transaction:
         tx = self.tx
         for step_title, files in self.writes:
             tx.add(step_title, _writer(tx, files))
-        for step in self.tells:
+        more = [*self.tells, *self.units, *([self.offline_links] if self.offline_links else [])]
+        for step in more:
             tx.add(step.title, step.do, step.undo)
         if not tx.steps:
             return tx

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -25,13 +26,37 @@ from .console_backend import Change
 from .errors import ValidationError
 from .node import Node
 from .redaction import redact
-from .settings import Endpoint, Settings, load
+from .settings import Endpoint, Settings, load, settings_path
 from .transaction import ApplyFailed, Event, Transaction
 
 if TYPE_CHECKING:
     from .services import Services
 
 COMMAND = "ovirt-node-config"
+INSTALL_ONLY = frozenset(name for group in firstboot.INSTALL_ONLY
+                         for name in (f.name for f in dataclasses.fields(
+                             getattr(Settings(), group))))
+"""Settings an install uses (disk sizes, stateless): shown, never set on a node."""
+
+
+def install_only_refusal(name: str) -> str:
+    if name == "stateless":
+        return ("stateless is chosen at boot (the 'stateless' boot parameter) or at install, "
+                "not changed on a running node.")
+    return (f"{name} is the size of a partition or volume made at install, not changed on "
+            "a running node.")
+
+
+def forgot_fingerprint(old: Settings, new: Settings) -> str | None:
+    """The line saying the fingerprint was cleared with a changed management server."""
+    if old.management.management_fingerprint is None or \
+            new.management.management_fingerprint is not None:
+        return None
+    if new.management.management_server is None:
+        return "The management server is cleared, and its certificate's fingerprint with it."
+    return ("The fingerprint accepted for the previous management server is cleared: confirm "
+            "the new server's certificate in the console (ovirt-node-setup), or give "
+            "management_fingerprint=... with the new server.")
 
 
 def _text(render: Any, value: Any) -> str:
@@ -46,7 +71,10 @@ def _jsonable(value: Any) -> Any:
 def parse_assignments(current: Settings, assignments: Sequence[str]) -> Settings:
     """``current`` with every ``KEY=VALUE`` applied (an empty VALUE clears the setting),
     then checked as a whole. Every refused assignment is named in the one
-    ``ValidationError`` raised, one sentence a line, before anything is applied."""
+    ``ValidationError`` raised, one sentence a line, before anything is applied.
+
+    A fingerprint is accepted for one management server: changing the server without
+    giving its fingerprint clears the old one, which must not count for the new server."""
     new = copy.deepcopy(current)
     problems: list[str] = []
     seen: set[str] = set()
@@ -60,12 +88,18 @@ def parse_assignments(current: Settings, assignments: Sequence[str]) -> Settings
             problems.append(f"{key} is given twice: give each setting once.")
             continue
         seen.add(key)
+        if key in INSTALL_ONLY:
+            problems.append(install_only_refusal(key))
+            continue
         try:
             new.set(key, value)
         except ValidationError as err:
             problems.append(str(err))
     if problems:
         raise ValidationError("\n".join(problems))
+    if ("management_fingerprint" not in seen and new.management.management_server
+            != current.management.management_server):
+        new.management.management_fingerprint = None
     new.check()
     return new
 
@@ -135,10 +169,13 @@ def run_transaction(transaction: Transaction) -> int:
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     rows = list(settings.items())
     if args.json:
-        print(json.dumps({name: {"value": _jsonable(value), "key": spec.key, "help": spec.help}
+        print(json.dumps({name: {"value": _jsonable(value), "key": spec.key, "help": spec.help,
+                                 "install_only": name in INSTALL_ONLY}
                           for name, spec, value in rows}, indent=2))
         return EXIT_OK
-    texts = [(name, _text(spec.render, value), spec.help) for name, spec, value in rows]
+    texts = [(name, _text(spec.render, value),
+              spec.help + (" (install only)" if name in INSTALL_ONLY else ""))
+             for name, spec, value in rows]
     width_name = max(len(name) for name, _, _ in texts)
     width_value = max(len(value) for _, value, _ in texts)
     for name, value, help_ in texts:
@@ -170,6 +207,9 @@ def _set(args: argparse.Namespace, node: Node, old: Settings) -> int:
     if new == old:
         print("Nothing to change.")
         return EXIT_OK
+    forgot = forgot_fingerprint(old, new)
+    if forgot:
+        print(forgot)
     need_root(node, args)
     title = "ovirt-node-config set " + " ".join(
         a.partition("=")[0] for a in args.assignments)
@@ -193,6 +233,20 @@ def _firstboot(args: argparse.Namespace, node: Node) -> int:
         explain(transaction)
         return EXIT_OK
     return run_transaction(transaction)
+
+
+def unreadable(err: OSError, path: str) -> int:
+    """The settings file cannot be read: one sentence; exit 2 when running as root would
+    do, else 1 (the node's file is broken: a folder, an I/O error...)."""
+    where = err.filename or path
+    if isinstance(err, PermissionError) and os.geteuid() != 0:
+        print(f"{COMMAND}: the settings file {where} cannot be read (permission denied): run "
+              f"{COMMAND} as root.", file=sys.stderr)
+        return EXIT_USAGE
+    reason = (err.strerror or type(err).__name__).lower()
+    print(f"{COMMAND}: the settings file {where} cannot be read ({reason}): it must be a "
+          "readable file of KEY=\"value\" lines.", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def node_options(parser: argparse.ArgumentParser, given_before: bool) -> None:
@@ -249,7 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         node.check_root()
         if args.action == "firstboot":
             return _firstboot(args, node)
-        settings = load(node.root)
+        try:
+            settings = load(node.root)
+        except OSError as err:
+            return unreadable(err, settings_path(node.root))
         if args.action == "list":
             return _list(args, settings)
         if args.action == "get":

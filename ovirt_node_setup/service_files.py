@@ -38,6 +38,10 @@ KDUMP = "/etc/kdump.conf"
 ISCSI_INITIATOR = "/etc/iscsi/initiatorname.iscsi"
 IDMAPD = "/etc/idmapd.conf"
 COLLECTD = "/etc/collectd.d/ovirt-node.conf"
+TUNED_ACTIVE = "/etc/tuned/active_profile"
+TUNED_MODE = "/etc/tuned/profile_mode"
+"""tuned's own record of the profile it applies at start, and that it was chosen by hand
+(``manual``) rather than recommended; ``tuned-adm profile`` writes both."""
 
 ROTATED_LOGS = "/var/log/ovirt-node/*.log"
 """The node's own logs. Not ``/var/log/*.log``: logrotate refuses a log that another of
@@ -57,12 +61,34 @@ def _bare(host: str) -> str:
     return host[1:-1] if host.startswith("[") and host.endswith("]") else host
 
 
-def chrony_conf(servers: list[str]) -> str:
-    """``/etc/chrony.conf`` with the given servers, plus what Fedora's file sets for a
-    server: a drift file, a large first step allowed, and the RTC kept in sync."""
-    lines = [f"server {_bare(server)} iburst\n" for server in servers]
-    return (HEADER + "".join(lines) + "driftfile /var/lib/chrony/drift\n"
-            "makestep 1.0 3\nrtcsync\nlogdir /var/log/chrony\n")
+_TIME_SOURCE = re.compile(r"\s*(server|pool)\s")
+"""A chrony ``server`` or ``pool`` line: the time sources, the only lines we own."""
+
+
+def chrony_conf(existing: str | None, servers: list[str]) -> str:
+    """``/etc/chrony.conf`` with the given servers as its only time sources.
+
+    The distribution's file keeps everything else (drift file, NTS, key file, leap
+    seconds...): its ``server`` and ``pool`` lines are replaced by ours, where the first
+    of them was (at the top when it has none). Without a file, one with what Fedora's
+    sets for a server: a drift file, a large first step allowed, the RTC kept in sync.
+    """
+    ours = [f"server {_bare(server)} iburst\n" for server in servers]
+    if existing is None:
+        return (HEADER + "".join(ours) + "driftfile /var/lib/chrony/drift\n"
+                "makestep 1.0 3\nrtcsync\nlogdir /var/log/chrony\n")
+    lines = existing.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    kept: list[str] = []
+    at = None
+    for line in lines:
+        if _TIME_SOURCE.match(line):
+            at = len(kept) if at is None else at
+        else:
+            kept.append(line)
+    at = 0 if at is None else at
+    return "".join(kept[:at] + ours + kept[at:])
 
 
 def sshd_conf(password_auth: bool | None, port: int | None) -> str | None:

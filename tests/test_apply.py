@@ -22,7 +22,15 @@ import pytest
 
 from installer.machine import Nic
 from ovirt_node_setup import nm_connections, persistence, service_files
-from ovirt_node_setup.apply import apply_change, offline_note, plan_change, render_settings
+from ovirt_node_setup.apply import (
+    LINKS_TITLE,
+    NM_ABSENT,
+    UNITS_FOLDER,
+    apply_change,
+    offline_note,
+    plan_change,
+    render_settings,
+)
 from ovirt_node_setup.console_backend import Change
 from ovirt_node_setup.errors import ValidationError
 from ovirt_node_setup.node import NOT_INSTALLED, Node
@@ -90,13 +98,22 @@ class FakeServices:
         self._call("unit_enabled", unit)
         return unit in self.enabled
 
+    def _link(self, unit: str) -> Path:
+        return self.root / "etc/systemd/system/multi-user.target.wants" / unit
+
     def enable_unit(self, unit: str) -> None:
+        """Like systemd: a link in /etc/systemd/system, when the node has that folder."""
         self._call("enable_unit", unit)
         self.enabled.add(unit)
+        if (self.root / "etc/systemd/system").is_dir():
+            self._link(unit).parent.mkdir(exist_ok=True)
+            self._link(unit).symlink_to(f"/usr/lib/systemd/system/{unit}")
 
     def disable_unit(self, unit: str) -> None:
         self._call("disable_unit", unit)
         self.enabled.discard(unit)
+        if self._link(unit).is_symlink():
+            self._link(unit).unlink()
 
     def apply_connections(self, connections: Sequence[nm_connections.Connection]
                           ) -> Callable[[], None]:
@@ -209,12 +226,18 @@ def test_offline_writes_files_only_and_says_so(root: Path) -> None:
     new = settings(hostname="node7", ssh_pwauth="no", keyboard="de", syslog="192.0.2.1",
                    collectd="mon.example.com", kdump_mode="local")
     tx = plan_change(node, Settings(), Change(new), None)
-    assert all(title.startswith(("Write ", "Save ")) for title in tx.titles), tx.titles
+    assert all(title.startswith(("Write ", "Save ", "Enable ")) for title in tx.titles), \
+        tx.titles
     notes = tx.run()
     assert notes[0] == offline_note(node)
     assert notes[0] == (f"The node at {root} is not running: the files are written; its "
                         "services read them at its next boot.")
     assert notes[1].startswith(f"Nothing is mounted at {root}/config")
+    # this root has no unit files: their links are skipped, each with its sentence
+    assert notes[2:] == [f"kdump.service is not installed on the node at {root}, so it is "
+                         "not enabled.",
+                         f"collectd.service is not installed on the node at {root}, so it "
+                         "is not enabled."]
     for path in (service_files.HOSTNAME, service_files.SSHD, service_files.VCONSOLE,
                  service_files.RSYSLOG_REMOTE, service_files.COLLECTD, service_files.KDUMP):
         assert at(root, path).is_file(), path
@@ -303,9 +326,8 @@ CASES = {
         {service_files.COLLECTD: '    Server "mon.example.com" "25826"'},
         [("unit_enabled", "collectd.service"), ("enable_unit", "collectd.service"),
          ("restart_unit", "collectd.service")]),
-    "management and tuned": Case(
-        {"management_server": "engine.example.com", "tuned_profile": "virtual-host",
-         "root_mb": "6000"},
+    "management and install-only": Case(
+        {"management_server": "engine.example.com", "root_mb": "6000"},
         ["Save the settings"], {}, []),
 }
 
@@ -358,6 +380,81 @@ def test_an_absent_service_is_skipped_with_its_sentence(root: Path) -> None:
     assert [e.kind for e in events if e.title == "Restart the SSH server"] == \
         ["start", "skipped"]
     assert "Port 2222" in at(root, service_files.SSHD).read_text()
+
+
+def test_chrony_conf_keeps_the_distributions_directives(root: Path) -> None:
+    chrony = at(root, service_files.CHRONY)
+    chrony.write_text("pool 2.fedora.pool.ntp.org iburst\nkeyfile /etc/chrony.keys\n"
+                      "ntsdumpdir /var/lib/chrony\n")
+    apply_change(live(root), Settings(), Change(settings(ntp="ntp1.example.com")),
+                 FakeServices(root))
+    assert chrony.read_text() == ("server ntp1.example.com iburst\nkeyfile /etc/chrony.keys\n"
+                                  "ntsdumpdir /var/lib/chrony\n")
+
+
+# -- tuned ------------------------------------------------------------------------------------
+
+FAKE_TUNED_ADM = """#!/bin/sh
+# records its arguments and writes tuned's files, as tuned-adm does
+echo "$*" >> "$TUNED_ROOT/tuned-adm.calls"
+if [ "$1" = profile ]; then
+    mkdir -p "$TUNED_ROOT/etc/tuned"
+    echo "$2" > "$TUNED_ROOT/etc/tuned/active_profile"
+    echo manual > "$TUNED_ROOT/etc/tuned/profile_mode"
+fi
+[ "$2" != broken ]  # a profile that fails, half applied
+"""
+
+
+@pytest.fixture
+def tuned_adm(root: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A fake tuned-adm first on PATH, working on ``root``; returns its call record."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "tuned-adm").write_text(FAKE_TUNED_ADM)
+    (bin_dir / "tuned-adm").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("TUNED_ROOT", str(root))
+    return root / "tuned-adm.calls"
+
+
+def test_tuned_profile_live_runs_tuned_adm_and_is_undone(root: Path, tuned_adm: Path) -> None:
+    at(root, service_files.TUNED_ACTIVE).parent.mkdir()
+    at(root, service_files.TUNED_ACTIVE).write_text("balanced\n")
+    services = FakeServices(root)
+    tx = plan_change(live(root), Settings(), Change(settings(tuned_profile="virtual-host")),
+                     services)
+    assert tx.titles == ["Save the settings", "Set the tuned profile"]
+    tx.run()
+    assert tuned_adm.read_text() == "profile virtual-host\n"
+    assert ("unit_enabled", "tuned.service") in services.calls
+    assert {service_files.TUNED_ACTIVE, service_files.TUNED_MODE} <= set(tx.files.touched)
+    # a failure sets the profile it had back
+    with pytest.raises(ApplyFailed, match="tuned-adm failed"):
+        apply_change(live(root), settings(tuned_profile="virtual-host"),
+                     Change(settings(tuned_profile="broken")), FakeServices(root))
+    assert tuned_adm.read_text().splitlines()[1:] == ["profile broken",
+                                                      "profile virtual-host"]
+    assert at(root, service_files.TUNED_ACTIVE).read_text() == "virtual-host\n"
+
+
+def test_tuned_profile_without_tuned(root: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tuned-adm there
+    new = settings(tuned_profile="virtual-host")
+    notes = apply_change(live(root), Settings(), Change(new), FakeServices(root))
+    assert "tuned-adm is not installed on this node, so the tuned profile virtual-host is " \
+        "saved, not applied." in notes
+    assert load(root) == new
+    # offline: tuned's own files when the node has tuned, else a note
+    notes = apply_change(Node(str(root)), Settings(), Change(new), None)
+    assert f"tuned is not installed on the node at {root}, so the tuned profile " \
+        "virtual-host is saved, not applied." in notes
+    at(root, service_files.TUNED_ACTIVE).parent.mkdir()
+    apply_change(Node(str(root)), Settings(), Change(new), None)
+    assert at(root, service_files.TUNED_ACTIVE).read_text() == "virtual-host\n"
+    assert at(root, service_files.TUNED_MODE).read_text() == "manual\n"
+    with pytest.raises(ValidationError, match="starts with '-'"):
+        plan_change(Node(str(root)), Settings(), Change(settings(tuned_profile="-h")), None)
 
 
 # -- the admin password ---------------------------------------------------------------------
@@ -446,6 +543,37 @@ def test_network_live_goes_through_networkmanager(root: Path) -> None:
         f"{CONNECTIONS}/ovirt-eth0.20.nmconnection"])
 
 
+@pytest.mark.parametrize("config", [False, True], ids=["no-config", "config"])
+def test_network_live_without_networkmanager_writes_the_keyfiles(
+        root: Path, request, config: bool) -> None:
+    if config:
+        mount_config(root, request.getfixturevalue("loop_disk"),
+                     request.getfixturevalue("private_mounts"))
+    folder = at(root, CONNECTIONS)
+    folder.mkdir(parents=True)
+    (folder / "ovirt-eth1.nmconnection").write_text("[connection]\nid=ovirt-eth1\n")
+    services = FakeServices(root, absent=("apply_connections",))
+    events: list[Event] = []
+    new = settings(**STATIC_VLAN)
+    notes = apply_change(live(root), Settings(), Change(new), services, events.append,
+                         nics=NICS)
+    assert [e.kind for e in events if e.title == "Apply the network settings"] == \
+        ["start", "skipped"]
+    assert NM_ABSENT in notes
+    assert not [note for note in notes if "next boot" in note]
+    conns = nm_connections.connections_for(new.network, NICS)
+    assert sorted(os.listdir(folder)) == sorted(os.path.basename(c.filename) for c in conns)
+    for conn in conns:
+        path = at(root, conn.filename)
+        assert path.read_text() == nm_connections.keyfile(conn)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        if config:
+            assert at(root / "config", conn.filename).read_text() == path.read_text()
+    if config:
+        records = (root / "config/files").read_text().splitlines()
+        assert {c.filename for c in conns} <= set(records)
+
+
 def test_network_refuses_a_nic_that_is_not_there(root: Path) -> None:
     new = settings(bootif="52:54:00:00:00:99", ipv4_method="dhcp")
     with pytest.raises(ValidationError, match="No NIC has the MAC address"):
@@ -526,7 +654,7 @@ def test_a_unit_that_fails_to_report_is_not_touched_by_the_undo(root: Path) -> N
 
 # -- persistence on a real CONFIG filesystem --------------------------------------------------
 
-def mount_config(root: Path, loop_disk) -> None:
+def mount_config(root: Path, loop_disk, _private_mounts: None = None) -> None:
     device = loop_disk(8 * MiB, "config.img")
     subprocess.run(["mkfs.ext4", "-F", "-q", "-L", "CONFIG", device], check=True,
                    capture_output=True)
@@ -614,3 +742,116 @@ def test_a_stateless_node_is_not_persisted(root: Path, private_mounts, loop_disk
     assert tx.run() == [persistence.STATELESS]
     assert config_tree(root) == before
     assert (root / "etc/hostname").read_text() == "h\n"
+
+
+# -- which units start at boot is persisted ----------------------------------------------------
+
+UNIT_FILE = ("[Unit]\nDescription=test unit\n[Service]\nExecStart=/bin/true\n"
+             "[Install]\nWantedBy=multi-user.target\n")
+WANTS = "etc/systemd/system/multi-user.target.wants"
+
+
+def unit_files(root: Path, *units: str) -> None:
+    folder = root / "usr/lib/systemd/system"
+    folder.mkdir(parents=True, exist_ok=True)
+    for unit in units:
+        (folder / unit).write_text(UNIT_FILE)
+    (root / UNITS_FOLDER.lstrip("/")).mkdir(parents=True, exist_ok=True)
+
+
+def records(root: Path) -> list[str]:
+    return (root / "config/files").read_text().splitlines()
+
+
+def test_offline_units_are_linked_with_systemctl_and_persisted(root: Path, private_mounts,
+                                                               loop_disk) -> None:
+    mount_config(root, loop_disk)
+    unit_files(root, "netconsole.service")
+    node = Node(str(root))
+    tx = plan_change(node, Settings(), Change(settings(netconsole="192.0.2.8",
+                                                       collectd="m.example.com")), None)
+    assert tx.titles == ["Write the netconsole server", "Write the collectd server",
+                         "Save the settings", "Enable netconsole", "Enable collectd",
+                         LINKS_TITLE, "Persist the changed files"]
+    notes = tx.run()
+    assert f"collectd.service is not installed on the node at {root}, so it is not " \
+        "enabled." in notes
+    link = root / WANTS / "netconsole.service"
+    assert os.readlink(link) == "/usr/lib/systemd/system/netconsole.service"
+    assert os.readlink(root / "config" / WANTS / "netconsole.service") == os.readlink(link)
+    assert UNITS_FOLDER in records(root)
+    tx = plan_change(node, settings(netconsole="192.0.2.8"), Change(Settings()), None)
+    assert "Disable netconsole" in tx.titles
+    tx.run()
+    assert not link.is_symlink()
+    assert not (root / "config" / WANTS / "netconsole.service").is_symlink()
+    assert records(root).count(UNITS_FOLDER) == 1
+
+
+def test_offline_units_are_linked_without_config_too(root: Path) -> None:
+    unit_files(root, "kdump.service")
+    tx = plan_change(Node(str(root)), Settings(), Change(settings(kdump_mode="local")), None)
+    assert LINKS_TITLE not in tx.titles
+    notes = tx.run()
+    assert (root / WANTS / "kdump.service").is_symlink()
+    assert notes[1].startswith(f"Nothing is mounted at {root}/config")
+
+
+def test_live_units_are_persisted_before_systemd_links_them(root: Path, private_mounts,
+                                                            loop_disk) -> None:
+    mount_config(root, loop_disk)
+    unit_files(root)
+    services = FakeServices(root)
+    tx = plan_change(live(root), Settings(), Change(settings(netconsole="192.0.2.8")),
+                     services)
+    assert tx.titles == ["Write the netconsole server", "Save the settings", LINKS_TITLE,
+                         "Restart netconsole", "Persist the changed files"]
+    tx.run()
+    assert os.path.ismount(root / UNITS_FOLDER.lstrip("/"))
+    assert (root / "config" / WANTS / "netconsole.service").is_symlink()  # systemd's own link
+    assert UNITS_FOLDER in records(root)
+
+
+def test_a_failed_live_unit_change_unpersists_the_folder(root: Path, private_mounts,
+                                                         loop_disk) -> None:
+    mount_config(root, loop_disk)
+    unit_files(root)
+    services = FakeServices(root, fail_at=("restart_unit", "netconsole.service"))
+    with pytest.raises(ApplyFailed) as err:
+        apply_change(live(root), Settings(), Change(settings(netconsole="192.0.2.8")),
+                     services)
+    assert err.value.undo_problems == []
+    assert UNITS_FOLDER not in records(root)
+    assert not os.path.ismount(root / UNITS_FOLDER.lstrip("/"))
+    assert not (root / "config" / UNITS_FOLDER.lstrip("/")).exists()
+    assert not (root / WANTS / "netconsole.service").is_symlink()
+
+
+def test_a_unit_persisted_on_its_own_blocks_the_folder_with_a_note(root: Path, private_mounts,
+                                                                    loop_disk) -> None:
+    mount_config(root, loop_disk)
+    unit_files(root)
+    mine = f"{UNITS_FOLDER}/mine.service"
+    (root / mine.lstrip("/")).write_text(UNIT_FILE)
+    persistence.persist(Node(str(root)).store, mine)
+    tx = plan_change(Node(str(root)), Settings(), Change(settings(collectd="m.example.com")),
+                     None)
+    assert LINKS_TITLE not in tx.titles
+    note = (f"{mine} is persisted on its own, so {UNITS_FOLDER} cannot be persisted and the "
+            "services enabled or disabled go back at the next reboot: unpersist "
+            f"{mine} to keep such changes.")
+    assert note in tx.notes
+    one_sentence(note)
+
+
+def test_units_are_not_persisted_on_a_stateless_node(root: Path, private_mounts,
+                                                     loop_disk) -> None:
+    mount_config(root, loop_disk)
+    unit_files(root)
+    old = settings(stateless="yes")
+    save(old, root)
+    tx = plan_change(live(root), old, Change(changed(old, collectd="m.example.com")),
+                     FakeServices(root))
+    assert LINKS_TITLE not in tx.titles
+    assert tx.run() == [persistence.STATELESS]
+    assert not (root / "config/files").exists()

@@ -119,10 +119,11 @@ def test_a_bad_value_is_refused_with_the_validators_sentence_and_nothing_changes
     spec = Settings().spec(name)
     before = tree(root)
     for value in BAD[name]:
-        sentence = refusal(spec.parse, value)
+        sentence = (config_cli.install_only_refusal(name) if name in config_cli.INSTALL_ONLY
+                    else f"{name}: {refusal(spec.parse, value)}")
         status, out, err = config(capsys, root, "set", f"{name}={value}")
         assert status == 2, (name, value, out, err)
-        assert err == f"ovirt-node-config: {name}: {sentence}\n"
+        assert err == f"ovirt-node-config: {sentence}\n"
         assert out == ""
         assert tree(root) == before
 
@@ -155,7 +156,7 @@ def test_list_get_set_round_trip(capsys, root) -> None:
 
     listed = json.loads(config(capsys, root, "list", "--json")[1])
     assert listed["dns"] == {"value": ["192.0.2.53", "192.0.2.54"], "key": "OVIRT_DNS",
-                             "help": Settings().spec("dns").help}
+                             "help": Settings().spec("dns").help, "install_only": False}
     assert listed["ntp"]["value"] is None
     assert json.loads(config(capsys, root, "get", "ssh_pwauth", "--json")[1]) is False
 
@@ -290,3 +291,98 @@ def test_changing_the_running_node_needs_root(root, monkeypatch) -> None:
     config_cli.need_root(running, explain)
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     config_cli.need_root(running, args)
+
+
+INSTALL_ONLY = ["efi_mb", "root_mb", "config_mb", "swap_mb", "logging_mb", "data_mb",
+                "stateless"]
+
+
+@pytest.mark.parametrize("name", INSTALL_ONLY)
+def test_install_only_settings_are_refused_even_with_good_values(capsys, root, name) -> None:
+    good = "yes" if name == "stateless" else "4096"
+    Settings().set(name, good)  # a value the installer would take
+    before = tree(root)
+    status, out, err = config(capsys, root, "set", "hostname=new.example.com", f"{name}={good}")
+    assert (status, out) == (2, "")
+    assert err == f"ovirt-node-config: {config_cli.install_only_refusal(name)}\n"
+    assert tree(root) == before
+    assert config_cli.install_only_refusal("stateless") == (
+        "stateless is chosen at boot (the 'stateless' boot parameter) or at install, not "
+        "changed on a running node.")
+    # still listed, marked
+    rows = {line.split()[0]: line for line in config(capsys, root, "list")[1].splitlines()}
+    assert rows[name].endswith(Settings().spec(name).help + " (install only)")
+    assert not rows["hostname"].endswith("(install only)")
+    listed = json.loads(config(capsys, root, "list", "--json")[1])
+    assert listed[name]["install_only"] is True and listed["hostname"]["install_only"] is False
+
+
+FINGERPRINT = ":".join(["AB"] * 32)
+OTHER_FINGERPRINT = ":".join(["CD"] * 32)
+
+
+@pytest.fixture
+def managed(root: Path) -> Path:
+    with open(root / "etc/default/ovirt", "a", encoding="utf-8") as handle:
+        handle.write(f'OVIRT_MANAGEMENT_SERVER="engine.example.com"\n'
+                     f'OVIRT_MANAGEMENT_CA_FINGERPRINT="{FINGERPRINT}"\n')
+    return root
+
+
+def test_a_new_management_server_clears_the_old_fingerprint(capsys, managed) -> None:
+    status, out, err = config(capsys, managed, "set", "management_server=other.example.com")
+    assert (status, err) == (0, "")
+    assert out.splitlines()[0] == (
+        "The fingerprint accepted for the previous management server is cleared: confirm the "
+        "new server's certificate in the console (ovirt-node-setup), or give "
+        "management_fingerprint=... with the new server.")
+    assert config(capsys, managed, "get", "management_fingerprint")[1] == "\n"
+    assert "OVIRT_MANAGEMENT_CA_FINGERPRINT" not in (managed / "etc/default/ovirt").read_text()
+    assert config(capsys, managed, "get", "management_server")[1] == "other.example.com:443\n"
+
+
+def test_a_fingerprint_given_with_the_new_server_is_kept(capsys, managed) -> None:
+    status, out, err = config(capsys, managed, "set", "management_server=other.example.com",
+                              f"management_fingerprint={OTHER_FINGERPRINT}")
+    assert (status, err) == (0, "")
+    assert "fingerprint accepted" not in out
+    assert config(capsys, managed, "get", "management_fingerprint")[1] == \
+        OTHER_FINGERPRINT + "\n"
+    # the same server again, or another setting: the fingerprint stays
+    for assignment in ("management_server=other.example.com", "hostname=h.example.com"):
+        assert config(capsys, managed, "set", assignment)[0] == 0
+        assert config(capsys, managed, "get", "management_fingerprint")[1] == \
+            OTHER_FINGERPRINT + "\n"
+
+
+def test_clearing_the_management_server_clears_its_fingerprint(capsys, managed) -> None:
+    status, out, err = config(capsys, managed, "set", "management_server=")
+    assert (status, err) == (0, "")
+    assert "The management server is cleared, and its certificate's fingerprint with it." \
+        in out.splitlines()
+    assert config(capsys, managed, "get", "management_fingerprint")[1] == "\n"
+
+
+def test_an_unreadable_settings_file_is_one_sentence(capsys, root, monkeypatch) -> None:
+    settings_file = root / "etc/default/ovirt"
+    settings_file.unlink()
+    settings_file.mkdir()
+    for args in (["list"], ["get", "hostname"], ["set", "hostname=h.example.com"]):
+        status, out, err = config(capsys, root, *args)
+        assert (status, out) == (1, ""), args
+        assert err == (f"ovirt-node-config: the settings file {settings_file} cannot be read "
+                       "(is a directory): it must be a readable file of KEY=\"value\" "
+                       "lines.\n")
+    settings_file.rmdir()
+    settings_file.write_text(INSTALLED)
+    settings_file.chmod(0)
+
+    def denied(_root):
+        raise PermissionError(13, "Permission denied", str(settings_file))
+
+    monkeypatch.setattr(config_cli, "load", denied)  # root reads it anyway
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    status, out, err = config(capsys, root, "list")
+    assert (status, out) == (2, "")
+    assert err == (f"ovirt-node-config: the settings file {settings_file} cannot be read "
+                   "(permission denied): run ovirt-node-config as root.\n")

@@ -36,7 +36,8 @@ def test_hostname() -> None:
 
 
 def test_chrony_lists_each_server_and_stays_valid() -> None:
-    lines = body(sf.chrony_conf(["ntp1.example.com", "192.0.2.1", "[2001:db8::1]", "2001:db8::2"]))
+    lines = body(sf.chrony_conf(None, ["ntp1.example.com", "192.0.2.1", "[2001:db8::1]",
+                                      "2001:db8::2"]))
     servers = [line for line in lines if line.startswith("server ")]
     assert servers == ["server ntp1.example.com iburst", "server 192.0.2.1 iburst",
                        "server 2001:db8::1 iburst", "server 2001:db8::2 iburst"]
@@ -46,7 +47,39 @@ def test_chrony_lists_each_server_and_stays_valid() -> None:
 
 
 def test_chrony_without_servers_has_no_server_line() -> None:
-    assert not [line for line in body(sf.chrony_conf([])) if line.startswith("server")]
+    assert not [line for line in body(sf.chrony_conf(None, [])) if line.startswith("server")]
+
+
+FEDORA_CHRONY = """\
+# Use public servers from the pool.ntp.org project.
+pool 2.fedora.pool.ntp.org iburst
+
+# Use NTP servers from DHCP.
+sourcedir /run/chrony-dhcp
+
+driftfile /var/lib/chrony/drift
+makestep 1.0 3
+rtcsync
+server old.example.com iburst
+keyfile /etc/chrony.keys
+ntsdumpdir /var/lib/chrony
+leapsectz right/UTC
+logdir /var/log/chrony"""
+
+
+def test_chrony_edits_only_the_time_sources_of_an_existing_file() -> None:
+    text = sf.chrony_conf(FEDORA_CHRONY, ["ntp1.example.com", "[2001:db8::1]"])
+    lines = FEDORA_CHRONY.splitlines()
+    kept = [line for line in lines if not line.startswith(("pool ", "server "))]
+    assert text.splitlines() == [*kept[:1], "server ntp1.example.com iburst",
+                                 "server 2001:db8::1 iburst", *kept[1:]]
+    assert text.endswith("logdir /var/log/chrony\n")
+    # no server: the sources go, the rest stays; a file without any gets ours on top
+    assert sf.chrony_conf(FEDORA_CHRONY, []).splitlines() == kept
+    assert sf.chrony_conf("rtcsync\n", ["192.0.2.1"]) == "server 192.0.2.1 iburst\nrtcsync\n"
+    # indented and tab-separated sources are ours to replace too; a comment is not
+    assert sf.chrony_conf("  pool\ta.example.com\n#server b.example.com\n", ["c"]) == \
+        "server c iburst\n#server b.example.com\n"
 
 
 @pytest.mark.parametrize(("pwauth", "port", "expected"), [
@@ -254,4 +287,4 @@ def test_renderers_take_values_as_settings_parse_them() -> None:
     assert ShellVarsFile.parse(sf.netconsole_conf(s.logging.netconsole) or "").get(
         "SYSLOGPORT") == "6666"
     assert '"192.0.2.4" "9999"' in (sf.collectd_conf(s.monitoring.collectd) or "")
-    assert "server 2001:db8::7 iburst" in body(sf.chrony_conf(s.network.ntp or []))
+    assert "server 2001:db8::7 iburst" in body(sf.chrony_conf(None, s.network.ntp or []))
