@@ -103,7 +103,11 @@ def first_change(node: Node, cmdline: str) -> Change:
     """The change of the first boot; refused as a whole (``ValidationError``) if a boot
     parameter, or the settings with the parameters merged, are not acceptable."""
     given, admin_hash = boot_settings(cmdline)
-    settings = merge(load(node.root), given)
+    saved = load(node.root)
+    settings = merge(saved, given)
+    if settings.management.management_server != saved.management.management_server:
+        # a fingerprint was accepted for the old server only (no boot parameter gives one)
+        settings.management.management_fingerprint = None
     try:
         settings.check()
     except ValidationError as err:

@@ -19,7 +19,7 @@ import pytest
 from ovirt_node_setup import config_cli, firstboot
 from ovirt_node_setup.node import Node
 from ovirt_node_setup.passwords import hash_password, verify_password
-from ovirt_node_setup.settings import Settings, StorageSettings
+from ovirt_node_setup.settings import Endpoint, Settings, StorageSettings, save
 
 REPO = Path(__file__).resolve().parent.parent
 SYSUSERS = REPO / "data" / "ovirt-node-sysusers.conf"
@@ -234,3 +234,15 @@ def test_on_a_running_node_the_services_are_told(unmounted) -> None:
     assert ("set_hostname", "told.example.com") in services.calls
     assert ("restart_unit", "sshd.service") in services.calls  # the saved SSH port
     assert (unmounted / "etc/hostname").read_text() == "told.example.com\n"
+
+
+def test_a_new_management_server_drops_the_old_fingerprint(unmounted) -> None:
+    settings = Settings()
+    settings.management.management_server = Endpoint("old.example.com")
+    settings.management.management_fingerprint = ":".join(["AB"] * 32)
+    save(settings, str(unmounted))
+    node = Node(str(unmounted))
+    same = firstboot.first_change(node, "management_server=old.example.com")
+    assert same.settings.management.management_fingerprint == ":".join(["AB"] * 32)
+    new = firstboot.first_change(node, "management_server=new.example.com")
+    assert new.settings.management.management_fingerprint is None
