@@ -28,7 +28,7 @@ from ovirt_node_setup.errors import ValidationError
 from ovirt_node_setup.settings import Settings
 from ovirt_node_setup.transaction import ApplyFailed, Event, Report
 from screens.console.app import ConsoleApp
-from screens.console.page import ConsoleSession, Page
+from screens.console.page import Page, open_session
 from screens.theme import Theme
 from screens.widgets import Button, Field, Row
 
@@ -155,8 +155,7 @@ class ConsoleDriver:
 
             pages = PAGES
         self.backend = backend or FakeConsole()
-        self.session = ConsoleSession(self.backend, Theme(basic=basic),  # type: ignore[arg-type]
-                                      self.backend.settings())
+        self.session = open_session(self.backend, Theme(basic=basic))  # type: ignore[arg-type]
         self.app = ConsoleApp(self.session, pages, product=self.backend.product)
         self.app.start_worker = self._run_inline  # type: ignore[method-assign]
         self.quit_code: int | None = None

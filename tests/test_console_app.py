@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+
 import urwid
 
 from ovirt_node_setup import persistence, validators
 from ovirt_node_setup.console_backend import Change
 from ovirt_node_setup.settings import Settings
-from screens.console.app import NOTHING_TO_SAVE
+from screens.console.app import NOTHING_TO_SAVE, ConsoleApp
 from screens.console.page import Page
 from screens.console.pages import PAGES
-from screens.widgets import Field
+from screens.widgets import Button, Field
 from tests.console_driver import ConsoleDriver, FakeConsole
 
 
@@ -261,3 +263,108 @@ def test_the_header_shows_the_whole_title_and_the_hostname():
     d = ConsoleDriver(FakeConsole(), [SupportPage])
     header = d.checked_text().splitlines()[0]
     assert ": Support: logs" in header and header.endswith("node.example.com"), header
+
+
+def test_many_notes_are_shown_once_each_and_folded_below_the_ok_button(monkeypatch, caplog):
+    monkeypatch.setattr("tests.console_driver.STEPS", [f"Step {i}" for i in range(1, 21)])
+    backend = FakeConsole()
+    repeated = "The keyboard layout takes effect on the next login."
+    backend.notes = [repeated, repeated] + [
+        f"Note {i}: the service {i} is not installed on this node, so it was not told about "
+        "the change; install it and save again." for i in range(8)]
+    d = driver(backend)
+    d.press("enter")
+    d.type("n4")
+    d.tab_to(d.app.save_button).press("enter")
+    with caplog.at_level("INFO"):
+        d.wait_worker()
+    shown = d.dialog_text()
+    assert "Applied, not persisted." in shown and "[ OK ]" in shown, d.text()
+    assert shown.count(repeated) == 1
+    assert "Note 0:" in shown and "Note 7:" not in shown
+    folded = 8 - sum(f"Note {i}:" in shown for i in range(8))
+    assert f"({folded} more notes in the log)" in shown
+    assert sum(r.getMessage().endswith(repeated) for r in caplog.records) == 1
+    assert any("Note 7:" in r.getMessage() for r in caplog.records)
+    d.press("enter")
+    assert d.app.dialog is None
+
+
+class FailingPage(Page):
+    """A built-in page with a bug behind its button and in what its worker posts."""
+
+    menu = "Failing"
+    savable = False
+
+    def build(self) -> urwid.Widget:
+        return urwid.Pile([Button("Go", self.go), Button("Later", self.later)])
+
+    def go(self) -> None:
+        raise RuntimeError("no such thing")
+
+    def later(self) -> None:
+        def fail() -> None:
+            raise OSError("the posted call's bug")
+
+        self.app.start_worker(lambda: self.app.post(fail))
+
+
+def test_an_exception_behind_a_key_or_a_posted_call_is_shown_not_fatal(caplog):
+    d = ConsoleDriver(FakeConsole(), [FailingPage, InfoPage], basic=True)
+    d.tab_to("Go")
+    with caplog.at_level("ERROR"):
+        d.press("enter")
+    assert ("The Failing page failed: no such thing; details are in the log."
+            in d.dialog_text())
+    assert any(r.exc_info for r in caplog.records)
+    d.press("enter")
+    assert d.app.dialog is None and isinstance(d.page, FailingPage)
+    assert "[ Go ]" in d.checked_text()  # a built-in page stays: the next try may work
+    d.tab_to("Later").press("enter")
+    d.wait_worker()
+    assert "The Failing page failed: the posted call's bug;" in d.dialog_text()
+    d.press("enter", "shift tab", "shift tab", "down", "enter")
+    assert isinstance(d.page, InfoPage)
+
+
+def test_a_worker_is_no_daemon_and_its_exception_comes_back_as_a_dialog():
+    d = ConsoleDriver(FakeConsole(), [FailingPage], basic=True)
+
+    release = threading.Event()
+
+    def boom() -> None:
+        release.wait(5)
+        raise ValueError("the worker's bug")
+
+    ConsoleApp.start_worker(d.app, boom)  # the real one: the driver runs workers inline
+    workers = [t for t in threading.enumerate() if t.name == "console-worker"]
+    assert workers and not any(t.daemon for t in workers)  # a hang-up lets a Save finish
+    release.set()
+    for worker in workers:
+        worker.join(5)
+    d.wait_worker()
+    assert "The Failing page failed: the worker's bug; details are in the log." in (
+        d.dialog_text())
+
+
+class Undrawable(urwid.Text):
+    def render(self, size, focus=False):
+        raise ZeroDivisionError("the drawing's bug")
+
+
+class UndrawablePage(InfoPage):
+    menu = "Undrawable"
+
+    def build(self) -> urwid.Widget:
+        return urwid.Pile([Undrawable("never shown")])
+
+
+def test_a_page_that_cannot_be_drawn_is_replaced_by_a_sentence():
+    d = ConsoleDriver(FakeConsole(), [InfoPage, UndrawablePage], basic=True)
+    d.press("down", "enter")
+    assert ("The Undrawable page failed: the drawing's bug; details are in the log."
+            in d.dialog_text())
+    d.press("enter")
+    assert "The Undrawable page cannot be shown." in d.checked_text()
+    d.press("up", "enter")
+    assert "Nothing to edit here." in d.checked_text()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from installer.machine import Nic
 from ovirt_node_setup.settings import NetworkSettings, Settings
 from screens.console.bond_dialog import BondDialog
 from screens.console.network import NetworkPage
@@ -192,3 +195,53 @@ def test_network_page_and_dialogs_fit_in_rich_mode():
     d.tab_to(dialog.ipv6.method._group[3])
     d.press(" ")
     d.checked_text()
+
+
+def test_the_nic_dialog_keeps_its_status_and_buttons_on_screen_in_the_worst_case():
+    """IPv4 and IPv6 static, each field with an error, and a VLAN: the rows scroll, the
+    status line and OK/Cancel stay on the 80x24 screen."""
+    d, page, _ = open_network()
+    dialog = open_nic(d, page, "eth1")
+    d.tab_to(dialog.ipv4.method._group[2])
+    d.press(" ")
+    d.tab_to(dialog.ipv6.method._group[3])
+    d.press(" ")
+    d.fill(dialog.ipv4.address, "192.168.1")
+    d.fill(dialog.ipv4.netmask, "255.0.255.0")
+    d.fill(dialog.ipv4.gateway, "10.0.0")
+    d.fill(dialog.ipv6.address, "2001:db8::5")
+    d.fill(dialog.ipv6.gateway, "2001:db8::zz")
+    d.fill(dialog.vlan.vlan, "5000")
+    screen = d.checked_text()
+    assert re.search(r"\[ Cancel \] +OK ", screen), screen  # OK is off: it shows no brackets
+    status = dialog.problem()
+    assert status and status in d.dialog_text(), screen
+    assert "'5000' is too large for a VLAN ID" in screen  # the field with the focus shows
+    # the rows scrolled away come back with the focus; the buttons stay
+    d.tab_to(dialog.ipv4.method._group[0])
+    screen = d.checked_text()
+    assert "IPv4                  ( ) None" in screen and "'5000'" not in screen, screen
+    assert re.search(r"\[ Cancel \] +OK ", screen), screen
+
+
+def test_the_bond_dialog_fits_with_many_nics_and_errors():
+    nics = [Nic(f"eth{i}", f"52:54:00:00:00:{i:02x}", "e1000e", i % 2 == 0) for i in range(8)]
+    backend = FakeConsole(Settings(network=NetworkSettings(bootif="eth0", ipv4_method="dhcp")),
+                          nics=nics)
+    d = ConsoleDriver(backend, [NetworkPage], basic=True)
+    d.goto(NetworkPage)
+    d.tab_to("Create bond").press("enter")
+    dialog = d.app.dialog_body
+    assert isinstance(dialog, BondDialog)
+    d.fill(dialog.options, "foo=1")  # the sentence lists every known option
+    screen = d.checked_text()
+    assert re.search(r"\[ Cancel \] +Create ", screen), screen
+    assert dialog.problem() in d.dialog_text()
+    d.tab_to(dialog.name.edit)
+    d.fill(dialog.name, "b" * 20)  # the name's problem comes first
+    assert re.search(r"\[ Cancel \] +Create ", d.checked_text())
+    assert dialog.problem() in d.dialog_text()
+    d.tab_to(dialog.slaves.walker[0])  # the table scrolls into view
+    d.press(*["down"] * 7, " ")
+    assert "[x] eth7" in d.checked_text() and dialog.slaves.selected == ["eth7"]
+    assert dialog.slaves.selected == ["eth7"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
-from ovirt_node_setup import settings
+import pytest
+
+from ovirt_node_setup import console_cli, settings
 from tests.pty_terminal import PtyTerminal
 
 
@@ -75,6 +78,12 @@ def test_rescue_shell_needs_the_password_and_the_console_comes_back(tmp_path):
         term.wait_for("leave it with 'exit'")
         term.press(*"echo shell-$((6*7))", "enter")
         term.wait_for("shell-42")
+        # the shell's commands get the signals back: none is ignored, Ctrl-C works
+        term.press(*"awk '/SigIgn/ {print \"ignored-\" $2}' /proc/self/status", "enter")
+        term.wait_for("ignored-0000000000000000")
+        term.press(*"sleep 30", "enter", "\x03")
+        term.press(*"echo back-$((2*3))", "enter")
+        term.wait_for("back-6", timeout=5)
         term.press(*"exit", "enter")
         term.wait_for("[ Rescue shell ]")
         term.press("esc")
@@ -88,3 +97,98 @@ def test_rescue_shell_needs_the_password_and_the_console_comes_back(tmp_path):
     assert "rescue shell opened on /dev/pts/" in logged
     assert "rescue shell ended with status 0" in logged
     assert "node-admin" not in logged
+
+
+def log_off(term: PtyTerminal) -> None:
+    term.press("esc")
+    term.wait_for("Log off?")
+    term.tab_to("[ Log off ]")
+    term.press("enter")
+
+
+def test_signal_keys_neither_end_nor_stop_the_console(tmp_path):
+    term = console("--machine", "examples/machines/demo.json", "--serial",
+                   "--log", str(tmp_path / "setup.log"), "--plugins", str(tmp_path / "none"))
+    try:
+        term.wait_for("[Status]")
+        for key in ("\x03", "\x1c", "\x1a", "\x13"):  # Ctrl-C, Ctrl-\, Ctrl-Z, Ctrl-S
+            term.press(key)
+            assert term.child.isalive(), term.text()
+        term.press("down")  # still drawing: not stopped, output not held by Ctrl-S
+        term.wait_for("[Network]")
+        log_off(term)
+        assert term.finish() == 0
+    finally:
+        term.close()
+
+
+def test_a_damaged_settings_file_still_opens_the_console(tmp_path):
+    root = tmp_path / "node"
+    (root / "etc" / "default").mkdir(parents=True)
+    (root / "etc" / "default" / "ovirt").write_text('OVIRT_HOSTNAME="bad host!"\n')
+    term = console("--root", str(root), "--machine", "examples/machines/demo.json", "--serial",
+                   "--log", str(tmp_path / "setup.log"), "--plugins", str(tmp_path / "none"))
+    try:
+        text = term.wait_for("Settings file damaged")
+        assert "The settings file cannot be read" in text, text
+        term.press("enter")  # OK
+        term.wait_for("eth0")  # Status shows what it can
+        log_off(term)
+        assert term.finish() == 0
+    finally:
+        term.close()
+    assert "bad host!" in (root / "etc" / "default" / "ovirt").read_text()  # untouched
+
+
+SLOW_SAVE = """
+import sys, time
+from ovirt_node_setup import console_cli
+from screens.console.app import ConsoleApp
+from screens.console.page import open_session
+from screens.theme import Theme
+from tests.console_driver import FakeConsole
+from tests.test_console_app import HostPage
+
+
+class Slow(FakeConsole):
+    def apply(self, change, report):
+        time.sleep(1.5)
+        notes = super().apply(change, report)
+        with open(sys.argv[1], "w") as out:
+            out.write(change.settings.network.hostname)
+        return notes
+
+
+backend = Slow()
+app = ConsoleApp(open_session(backend, Theme(basic=True)), [HostPage], product=backend.product)
+sys.exit(console_cli.run_console(app))
+"""
+
+
+def test_a_hang_up_during_save_lets_the_save_finish(tmp_path):
+    done = tmp_path / "applied"
+    term = PtyTerminal([sys.executable, "-c", SLOW_SAVE, str(done)])
+    try:
+        term.wait_for("Host name")
+        term.press("tab", *"node9")  # from the menu to the field
+        term.tab_to("[ Save ]")
+        term.press("enter")
+        term.wait_for("Set the host name...")
+        term.child.kill(signal.SIGHUP)  # the serial line drops while the change is applied
+        assert term.finish() == console_cli.EXIT_HANGUP
+    finally:
+        term.close()
+    assert done.read_text() == "node9"  # the interpreter waited for the worker
+
+
+def test_the_hang_up_handler_ends_the_loop_once():
+    with console_cli.console_signals():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTSTP) is signal.SIG_IGN
+        with pytest.raises(SystemExit) as ended:
+            console_cli.hang_up(signal.SIGHUP, None)
+        assert ended.value.code == console_cli.EXIT_HANGUP
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN  # a second one cannot cut
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # back as before
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)

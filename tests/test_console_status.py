@@ -108,3 +108,47 @@ def test_rescue_shell_needs_the_admin_password_and_is_logged():
     assert d.quit_code == 0 and d.app.exit_request == "shell"
     assert backend.events[-1].startswith("rescue shell opened on ")
     assert all(ADMIN_PASSWORD not in event for event in backend.events)
+
+
+DAMAGED = ("/node/etc/default/ovirt, OVIRT_HOSTNAME: hostname: 'bad host!' contains ' ', "
+           "which is not allowed in a hostname.")
+
+
+class DamagedConsole(FakeConsole):
+    """A node whose settings file does not parse: so do status() and apply() on it, as the
+    real backend's do."""
+
+    def settings(self):
+        raise ValidationError(DAMAGED)
+
+    def status(self):
+        raise ValidationError(DAMAGED)
+
+
+def test_a_damaged_settings_file_opens_the_console_with_save_refused():
+    from screens.console.network import NetworkPage
+    from screens.console.support import SupportPage
+
+    backend = DamagedConsole()
+    d = ConsoleDriver(backend, [StatusPage, NetworkPage, SupportPage], basic=True)
+    sentence = d.session.damaged
+    assert sentence and DAMAGED.rstrip(".") in sentence
+    assert "nothing can be saved" in sentence
+    assert sentence in d.dialog_text()  # said once at the start
+    d.press("enter")
+    assert d.app.dialog is None
+    screen = flat(d)
+    assert "Settings file The settings file cannot be read" in screen  # said first,
+    assert "eth0 up" in screen and "eth1 down" in screen  # with the NICs it knows
+    assert "[ Rescue shell ]" in screen
+    d.goto(NetworkPage)
+    assert d.status() == sentence
+    assert not d.app.save_button.selectable()
+    d.app.save_pressed()
+    assert backend.applied == []
+    d.goto(SupportPage)
+    assert "setup log line 1" in flat(d) or "Setup log" in flat(d)
+    d.goto(StatusPage)
+    d.tab_to("Rescue shell").press("enter")
+    d.type(ADMIN_PASSWORD).tab_to("Open shell").press("enter")
+    assert d.quit_code == 0 and d.app.exit_request == "shell"

@@ -213,3 +213,68 @@ def test_date_falls_back_or_is_refused(tmp_path: Path, date: str) -> None:
         assert info.problem == "Its DATE '2026-02-30' is not an ISO date like 2024-05-31."
     else:
         assert info.problem is None and len(info.date) == 10 and info.date[4] == "-"
+
+
+BUTTON_FAILS = """
+import urwid
+from screens.console.page import Page
+from screens.widgets import Button
+
+
+class Buttons(Page):
+    menu = "Buttons"
+    savable = False
+
+    def build(self):
+        return urwid.Pile([urwid.Text("press it"), Button("Go", self.go)])
+
+    def go(self):
+        raise RuntimeError("the handler's bug")
+
+
+class Drawing(Page):
+    menu = "Drawing"
+    savable = False
+
+    def build(self):
+        return urwid.Pile([Button("Open", self.open)])
+
+    def open(self):
+        self.app.open_dialog("Broken", Undrawable("never shown"))
+
+
+class Undrawable(urwid.Text):
+    def render(self, size, focus=False):
+        raise ZeroDivisionError("the drawing's bug")
+
+
+PAGES = [Buttons, Drawing]
+"""
+
+
+def test_a_plugin_page_failing_on_a_key_or_drawing_is_marked_broken(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    plugin(tmp_path, "keys", modules={"page": BUTTON_FAILS})
+    pages, _ = plugins.load_pages(str(tmp_path))
+    d = ConsoleDriver(FakeConsole(), pages=[*BUILTIN, *pages], basic=True)
+    d.goto(pages[0])
+    d.tab_to("Go")
+    with caplog.at_level("ERROR"):
+        d.press("enter")  # without the guard, the RuntimeError ends the console
+    assert ("The Buttons page failed: the handler's bug; details are in the log."
+            in d.dialog_text())
+    assert any(r.exc_info and "the handler's bug" in str(r.exc_info[1])
+               for r in caplog.records)
+    d.press("enter")  # OK
+    assert d.app.dialog is None
+    assert "The plugin keys failed on this page (RuntimeError: the handler's bug)" in " ".join(
+        d.checked_text().split())
+    d.goto(pages[1])
+    d.tab_to("Open").press("enter")
+    shown = d.dialog_text()  # drawing the plugin's dialog fails: it is closed, and said
+    assert ("The Drawing page failed: the drawing's bug; details are in the log."
+            in shown), d.text()
+    d.press("enter")
+    assert d.app.dialog is None and "Drawing" in d.checked_text()
+    d.goto(MonitoringPage)
+    assert "collectd server" in d.checked_text()

@@ -4,15 +4,19 @@ The keys are the installer's (see ``screens.app``): Tab / Shift-Tab and the arro
 focus from the menu to the page to the buttons, Enter on a menu entry opens its page, F2
 or Ctrl-B toggles basic mode, Esc, F10 or Ctrl-X asks before logging off. Below 80x24
 only a request for a larger terminal is shown. Save runs ``backend.apply`` in a worker
-thread; its events reach the progress dialog through ``post``, on the main loop only.
+thread (no daemon: a hang-up lets it finish); its events reach the progress dialog through
+``post``, on the main loop only. An exception from a page's code during a key, a drawing
+or a posted call is logged and shown in a dialog; a plugin page is then marked broken.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import queue
+import termios
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +41,7 @@ from ..app import (
 from ..theme import PALETTE
 from ..widgets import Button, Row, Rule, Table, button_row, dialog
 from .page import ConsoleSession, Page
+from .plugins_page import PluginGuard
 from .progress import ProgressDialog
 
 log = logging.getLogger(__name__)
@@ -83,6 +88,7 @@ class _Dialog:
     widget: urwid.Widget  # as drawn: framed
     body: urwid.Widget  # as given to open_dialog
     closable: bool = True  # Esc closes it (not while a change is being applied)
+    failure: str = ""  # the sentence of a page's failure it shows (each is shown once)
 
 
 class ConsoleApp:
@@ -127,6 +133,8 @@ class ConsoleApp:
         self.show_page(0)
         self.frame.focus_position = BODY
         self.body.focus_position = 0
+        if session.damaged:
+            self.ask("Settings file damaged", session.damaged, [("OK", lambda: None)])
 
     # ---------------------------------------------------------------- pages
     @property
@@ -194,9 +202,15 @@ class ConsoleApp:
                  [("Stay", lambda: None), ("Discard", discard)])
 
     # ---------------------------------------------------------------- status, buttons
+    def problem(self, page: Page) -> str | None:
+        """Why the page cannot be saved: a damaged settings file, or the page's problem."""
+        if page.savable and self.session.damaged:
+            return self.session.damaged
+        return page.problem()
+
     def _can_save(self) -> bool:
         page = self.page
-        return page.savable and page.built and page.problem() is None
+        return page.savable and page.built and self.problem(page) is None
 
     def refresh(self) -> None:
         """Bring header, menu marks, status line and buttons up to date with the page."""
@@ -205,7 +219,7 @@ class ConsoleApp:
         host = self.session.settings.network.hostname or self._hostname
         self.header.set_text(f" {self.product}: {page.title or page.menu}")
         self.header_host.set_text(f"{host} " if host else "")
-        problem = page.problem()
+        problem = self.problem(page)
         self.status.set_text(("error", f" {problem}") if problem else "")
         self.save_button.refresh()
         self.reset_button.refresh()
@@ -214,7 +228,7 @@ class ConsoleApp:
 
     def save_pressed(self) -> None:
         page = self.page
-        if not page.savable or page.problem() is not None:
+        if not page.savable or self.problem(page) is not None:
             return
         change = page.change()
         if change is None and page.problem() is not None:
@@ -363,8 +377,8 @@ class ConsoleApp:
                 fn = self._posted.get_nowait()
             except queue.Empty:
                 break
-            fn()
-        self.refresh()
+            self.guarded(fn)
+        self.guarded(self.refresh)
         return True
 
     def drain(self) -> None:
@@ -372,7 +386,45 @@ class ConsoleApp:
         self._drain(b"")
 
     def start_worker(self, fn: Callable[[], None]) -> None:
-        threading.Thread(target=fn, name="console-worker", daemon=True).start()
+        page = self.page
+
+        def work() -> None:
+            try:
+                fn()
+            except Exception as err:  # not on the screen through stderr: in a dialog
+                self.post(functools.partial(self.page_failed, err, page=page))
+
+        threading.Thread(target=work, name="console-worker", daemon=False).start()
+
+    # ---------------------------------------------------------------- a page's failure
+    def guarded(self, fn: Callable[[], None], dialog: _Dialog | None = None) -> None:
+        """Run ``fn`` (a page's code, behind a key or a posted call); an exception it
+        raises is the shown page's failure, not the console's end."""
+        try:
+            fn()
+        except urwid.ExitMainLoop:
+            raise
+        except Exception as err:
+            self.page_failed(err, dialog)
+
+    def page_failed(self, err: Exception, dialog: _Dialog | None = None, *,
+                    page: Page | None = None) -> None:
+        """Log the failure of ``page`` (the one shown), close ``dialog`` (where it
+        happened), mark a plugin page broken and say so in one sentence."""
+        page = page or self.page
+        log.error("the %s page failed", page.menu, exc_info=err)
+        if dialog is not None and dialog.closable:
+            self._dialogs = [d for d in self._dialogs if d is not dialog]
+        if isinstance(page, PluginGuard):
+            page.fail(err)
+            if page is self.page:
+                with contextlib.suppress(Exception):  # the sentence instead of the page
+                    self.show_page(self.index)
+        detail = " ".join(str(err).split()).rstrip(".") or type(err).__name__
+        sentence = f"The {page.menu} page failed: {detail}; details are in the log."
+        if all(d.failure != sentence for d in self._dialogs):
+            self.ask("Page failed", sentence, [("OK", lambda: None)])
+            self._dialogs[-1].failure = sentence
 
     # ---------------------------------------------------------------- keys
     def handle(self, size: tuple[int, int], key: str) -> None:
@@ -382,11 +434,12 @@ class ConsoleApp:
         if self.locked is not None:
             self.locked.keypress((size[0],), key)
             return
-        if self._dialogs:
-            self._dialog_key(size, key)
+        entry = self._dialogs[-1] if self._dialogs else None
+        if entry is not None:
+            self.guarded(lambda: self._dialog_key(size, key), entry)
         else:
-            self._frame_key(size, key)
-        self.refresh()
+            self.guarded(lambda: self._frame_key(size, key))
+        self.guarded(self.refresh)
 
     def _dialog_key(self, size: tuple[int, int], key: str) -> None:
         entry = self._dialogs[-1]
@@ -431,11 +484,19 @@ class ConsoleApp:
         screen.set_terminal_properties(colors=self.theme.colors)
         self.loop = urwid.MainLoop(self.top, PALETTE, screen=screen, handle_mouse=False)
         self._wake = self.loop.watch_pipe(self._drain)
+        # the console is a login shell: Ctrl-C, Ctrl-\, Ctrl-S and Ctrl-Z are plain keys
+        keys = None
+        if isinstance(screen, urwid.raw_display.Screen):
+            keys = screen.tty_signal_keys(intr="undefined", quit="undefined",
+                                          stop="undefined", susp="undefined")
         try:
             self.loop.run()
         finally:
             os.close(self._wake)
             self._wake = None
+            if keys:  # the rescue shell gets them back
+                with contextlib.suppress(OSError, termios.error):  # unless it hung up
+                    screen.tty_signal_keys(*keys)
         return self.exit_code
 
 
@@ -454,6 +515,24 @@ class _Top(urwid.Widget):
         return size[0] < MIN_COLS or size[1] < MIN_ROWS
 
     def render(self, size: tuple[int, int], focus: bool = False) -> urwid.Canvas:
+        try:
+            return self._render(size)
+        except Exception as err:  # a closable dialog on top (the page's own form) goes
+            top = self.app._dialogs[-1] if self.app._dialogs else None
+            culprit = top if top is not None and top.closable else None
+            self.app.page_failed(err, culprit)
+        if culprit is None and not isinstance(self.app.page, PluginGuard):
+            self.app.page_area.original_widget = urwid.Filler(  # not drawn again
+                urwid.Text(("error", f"The {self.app.page.menu} page cannot be shown."),
+                           align="center"))
+        try:
+            return self._render(size)
+        except Exception:  # the failure dialog itself cannot be drawn
+            log.exception("the setup console cannot be drawn")
+            return urwid.Filler(urwid.Text("The setup console cannot be drawn; details are "
+                                           "in the log.", align="center")).render(size)
+
+    def _render(self, size: tuple[int, int]) -> urwid.Canvas:
         if self.too_small(size):
             cols, rows = size
             message = (f"Make the terminal at least {MIN_COLS}x{MIN_ROWS}; it is {cols}x{rows} "

@@ -1,6 +1,8 @@
 """Create the management bond: a name, its driver options and the slave NICs.
 
 The bond takes over the management network's addresses; nothing is applied until Save.
+The fields and the slave table scroll in a list of bounded height: an option error can be
+long, and it shows both under its field and on the status line above the buttons.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ from ovirt_node_setup import validators
 from ovirt_node_setup.settings import NetworkSettings
 
 from ..widgets import Button, Field, Table, button_row
+from .nic_dialog import ScrollRows
 
 DEFAULT_OPTIONS = "mode=active-backup,miimon=100"
+FIELD_ROWS = 10
+"""The most rows the fields and the table take, leaving room for a status sentence of up
+to nine lines (the list of known options) and the buttons on 24 rows."""
 
 
 class BondDialog(urwid.WidgetWrap):
@@ -35,9 +41,11 @@ class BondDialog(urwid.WidgetWrap):
                               for nic in nics])
         self.status = urwid.Text("")
         self.ok = Button("Create", self._ok, lambda: self.problem() is None)
+        fields = ScrollRows(FIELD_ROWS)
+        fields.walker[:] = [self.name, self.options, urwid.Text("Slaves (Space ticks):"),
+                            self.slaves]
         super().__init__(urwid.Pile([
-            self.name, self.options, urwid.Text("Slaves (Space ticks):"), self.slaves,
-            urwid.Divider(), self.status,
+            fields, urwid.Divider(), self.status,
             button_row([Button("Cancel", on_cancel), self.ok])]))
         self._update()
 

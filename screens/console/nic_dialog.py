@@ -2,6 +2,8 @@
 
 OK hands back the page's pending network settings with this interface as the management
 interface (or, for the bond, the bond's addresses); nothing is applied until Save.
+The fields scroll in a list of bounded height, so that however many of them show an error
+the status line and OK/Cancel stay on an 80x24 screen.
 """
 
 from __future__ import annotations
@@ -15,9 +17,36 @@ from ovirt_node_setup.errors import ValidationError
 from ovirt_node_setup.settings import NetworkSettings
 
 from ..network_form import FieldGroup, IPv4Fields, IPv6Fields, VlanField
-from ..widgets import Button, button_row
+from ..widgets import Button, FormList, button_row
 
 IPV4_METHODS = ("off", "dhcp", "static")
+FIELD_ROWS = 12
+"""The most rows the fields take: with the frame, the interface line, the gaps, a status
+sentence of three lines and the buttons, the dialog fits in 24 rows."""
+
+
+class ScrollRows(urwid.WidgetWrap):
+    """Rows in a ``FormList`` as tall as they are, up to ``limit`` rows; beyond that they
+    scroll with the focus. A flow widget, to sit in a dialog's Pile."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.walker = urwid.SimpleFocusListWalker([])
+        self.list = FormList(self.walker)
+        super().__init__(self.list)
+
+    def sizing(self) -> frozenset[urwid.Sizing]:
+        return frozenset([urwid.Sizing.FLOW])
+
+    def rows(self, size: tuple[int], focus: bool = False) -> int:
+        (cols,) = size
+        return max(1, min(self.limit, sum(row.rows((cols,)) for row in self.walker)))
+
+    def render(self, size: tuple[int], focus: bool = False) -> urwid.Canvas:
+        return self.list.render((size[0], self.rows(size, focus)), focus)
+
+    def keypress(self, size: tuple[int], key: str) -> str | None:
+        return self.list.keypress((size[0], self.rows(size)), key)
 
 
 class NicDialog(urwid.WidgetWrap):
@@ -37,21 +66,20 @@ class NicDialog(urwid.WidgetWrap):
         self.ok = Button("OK", self._ok, lambda: self.problem() is None)
         self.head = urwid.Text(about)
         self.buttons = button_row([Button("Cancel", on_cancel), self.ok])
-        self.pile = urwid.Pile([])
+        self.fields = ScrollRows(FIELD_ROWS)
+        self.pile = urwid.Pile([self.head, urwid.Divider(), self.fields, urwid.Divider(),
+                                self.status, self.buttons], focus_item=2)
         super().__init__(self.pile)
         self._layout()
         self._update()
 
     def _layout(self) -> None:
-        focus = self.pile.focus if self.pile.contents else None
-        rows = [self.head, urwid.Divider(),
-                *[row for group in self.groups for row in group.rows()],
-                urwid.Divider(), self.status, self.buttons]
-        self.pile.contents[:] = [(row, self.pile.options()) for row in rows]
-        if focus in rows:
-            self.pile.focus_position = rows.index(focus)
-        else:
-            self.pile.focus_position = 2
+        """Show the rows of the methods chosen, keeping the focus on the row it was on."""
+        walker = self.fields.walker
+        focus = walker[walker.focus] if walker else None
+        rows = [row for group in self.groups for row in group.rows()]
+        walker[:] = rows
+        walker.set_focus(rows.index(focus) if focus in rows else 0)
 
     def settings(self) -> NetworkSettings:
         """The pending settings with this interface's addresses; valid while no problem."""

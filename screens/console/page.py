@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import urwid
 
 from ovirt_node_setup.console_backend import Change, ConsoleBackend
+from ovirt_node_setup.errors import ValidationError
 from ovirt_node_setup.settings import Settings
 
 from ..theme import Theme
@@ -35,10 +36,25 @@ class ConsoleSession:
     backend: ConsoleBackend
     theme: Theme
     settings: Settings  # as saved on the node; replaced after every successful Save
+    damaged: str | None = None  # why the saved settings cannot be read: nothing can be saved
 
     def edited(self) -> Settings:
         """A deep copy of the saved settings for a page to change."""
         return copy.deepcopy(self.settings)
+
+
+def damaged_sentence(err: ValidationError) -> str:
+    return (f"The settings file cannot be read ({str(err).rstrip('.')}), so nothing can be "
+            "saved; repair it from the rescue shell on the Status page.")
+
+
+def open_session(backend: ConsoleBackend, theme: Theme) -> ConsoleSession:
+    """A session on the saved settings. A damaged settings file must not lock the admin
+    out: the console then opens on the defaults, with ``damaged`` saying why Save is off."""
+    try:
+        return ConsoleSession(backend, theme, backend.settings())
+    except ValidationError as err:
+        return ConsoleSession(backend, theme, Settings(), damaged_sentence(err))
 
 
 class ConsoleNav(Protocol):

@@ -1,7 +1,8 @@
 """Plugins: what is installed in the plugin folder, and why a plugin did not load.
 
 Also ``guarded``, which the plugin loader wraps every plugin page in: an exception in a
-plugin's own code shows as that page's problem instead of ending the console.
+plugin's own code shows as that page's problem instead of ending the console. The console
+app marks such a page broken (``PluginGuard.fail``) when its widgets raise during a key.
 """
 
 from __future__ import annotations
@@ -66,24 +67,43 @@ def _sentence(plugin: str, err: BaseException) -> str:
             "the setup log has the details.")
 
 
+class PluginGuard:
+    """What ``guarded`` adds to a plugin's page: ``broken`` is the sentence shown instead of
+    the page once its code failed, and ``fail`` marks it so."""
+
+    broken: str | None = None
+
+    def fail(self, err: Exception) -> None:
+        raise NotImplementedError
+
+
 def guarded(page: type[Page], plugin: str) -> type[Page]:
     """``page`` with its methods guarded: after an exception in the plugin's code the page
     shows one sentence, offers nothing to save, and the console goes on."""
 
-    class Guarded(page):  # type: ignore[valid-type, misc]
-        broken: str | None = None
-
-        def _fail(self, err: Exception) -> None:
+    class Guarded(page, PluginGuard):  # type: ignore[valid-type, misc]
+        def fail(self, err: Exception) -> None:
             log.error("plugin %s, page %s failed", plugin, page.__name__, exc_info=err)
             self.broken = self.broken or _sentence(plugin, err)
             self.savable = False  # nothing to save, and nothing to ask about when leaving
+
+        @property
+        def widget(self) -> urwid.Widget:
+            if self.broken is None:
+                shown = super().widget  # builds and resets: either may break the page
+                if self.broken is None:
+                    return shown
+            return self._broken_view()
+
+        def _broken_view(self) -> urwid.Widget:
+            return urwid.ListBox(urwid.SimpleFocusListWalker([text(("error", self.broken))]))
 
         def build(self) -> urwid.Widget:
             try:
                 return super().build()
             except Exception as err:
-                self._fail(err)
-                return urwid.ListBox(urwid.SimpleFocusListWalker([text(("error", self.broken))]))
+                self.fail(err)
+                return self._broken_view()
 
         def reset(self) -> None:
             self._quietly(super().reset)
@@ -99,14 +119,14 @@ def guarded(page: type[Page], plugin: str) -> type[Page]:
                 try:
                     method()
                 except Exception as err:
-                    self._fail(err)
+                    self.fail(err)
 
         def problem(self) -> str | None:
             if self.broken is None:
                 try:
                     return super().problem()
                 except Exception as err:
-                    self._fail(err)
+                    self.fail(err)
             return self.broken
 
         def change(self) -> Change | None:
@@ -114,7 +134,7 @@ def guarded(page: type[Page], plugin: str) -> type[Page]:
                 try:
                     return super().change()
                 except Exception as err:
-                    self._fail(err)
+                    self.fail(err)
             return None
 
     Guarded.__name__, Guarded.__qualname__ = page.__name__, page.__qualname__

@@ -4,10 +4,13 @@ The worker never touches a widget: the app posts each ``Event`` here on the main
 Each step gets a marker that reads without colour: ``[..]`` running, ``[ok]`` done,
 ``[--]`` skipped, ``[!!]`` failed; the undo shows as its own line. Until the backend
 has finished, the dialog has no button and cannot be closed: the node is being changed.
+The notes of the outcome are shown once each, and as many as fit: the rest are counted,
+and every note goes to the setup log.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import urwid
@@ -24,6 +27,14 @@ APPLIED = "Applied, not persisted."
 SHOWN_STEPS = 9
 """At most this many step lines; older ones fold into one line, so the dialog and its OK
 button stay on a 24-line screen."""
+STEPS_WITH_NOTES = 4
+"""Step lines left once the outcome has notes: they need the room more."""
+NOTE_ROWS = 11
+NOTE_WIDTH = 60
+"""The notes take at most NOTE_ROWS lines of NOTE_WIDTH characters (the dialog's text is
+66 columns wide at 80x24: a safe guess of how they wrap); a line counts the rest."""
+
+log = logging.getLogger(__name__)
 
 
 class ProgressDialog(urwid.WidgetWrap):
@@ -35,6 +46,7 @@ class ProgressDialog(urwid.WidgetWrap):
         self.failed = False
         self._lines: dict[tuple[int, str], urwid.Text] = {}
         self._persisted = False  # the transaction's persist step ran
+        self._shown_steps = SHOWN_STEPS
         self._heading = urwid.Text(f"{title}...")
         self._steps = urwid.Pile([self._heading])
         self._outcome = urwid.Text("")
@@ -64,8 +76,8 @@ class ProgressDialog(urwid.WidgetWrap):
     def _show_lines(self) -> None:
         lines = list(self._lines.values())
         shown: list[urwid.Widget] = [self._heading]
-        if len(lines) > SHOWN_STEPS:
-            folded = len(lines) - SHOWN_STEPS + 1
+        if len(lines) > self._shown_steps:
+            folded = len(lines) - self._shown_steps + 1
             shown.append(urwid.Text(f"     ({folded} earlier steps)"))
             lines = lines[folded:]
         self._steps.contents[:] = [(w, self._steps.options()) for w in shown + lines]
@@ -75,7 +87,18 @@ class ProgressDialog(urwid.WidgetWrap):
         not persisted: a stateless node, no /config)."""
         self.running = False
         outcome = SUCCESS if self._persisted else APPLIED
-        self._outcome.set_text([("ok", outcome), *[f"\n{note}" for note in notes]])
+        unique = list(dict.fromkeys(notes))
+        for note in unique:
+            log.info("%s: %s", self.title, note)
+        shown = fitting(unique)
+        more = len(unique) - len(shown)
+        lines = [f"\n{note}" for note in shown]
+        if more:
+            lines.append(f"\n({more} more {'note' if more == 1 else 'notes'} in the log)")
+        if unique:
+            self._shown_steps = STEPS_WITH_NOTES
+            self._show_lines()
+        self._outcome.set_text([("ok", outcome), *lines])
         self._focus_ok()
 
     def fail(self, sentence: str) -> None:
@@ -92,3 +115,17 @@ class ProgressDialog(urwid.WidgetWrap):
         self.ok.refresh()
         self._row.focus_position = 1
         self._pile.focus_position = 2
+
+
+def fitting(notes: list[str]) -> list[str]:
+    """The first notes that fit in NOTE_ROWS lines, with one line left to count the rest."""
+    shown: list[str] = []
+    rows = 0
+    for note in notes:
+        need = -(-len(note) // NOTE_WIDTH)
+        last = len(shown) == len(notes) - 1
+        if rows + need > (NOTE_ROWS if last else NOTE_ROWS - 1):  # a line counts the rest
+            break
+        shown.append(note)
+        rows += need
+    return shown

@@ -2,7 +2,8 @@
 
 Read-only: hostname, addresses and links per NIC, whether changes survive a reboot,
 the image versions of both slots, where logs go. The actions (lock, log off, restart,
-power off, SSH host keys, rescue shell) each ask before they act.
+power off, SSH host keys, rescue shell) each ask before they act. With a damaged settings
+file the page says so first, and shows what the node tells without it.
 """
 
 from __future__ import annotations
@@ -72,15 +73,28 @@ class StatusPage(Page):
                            button_row(second, align="left")])
 
     def reset(self) -> None:
-        self.show(self.session.backend.status())
+        damaged = self.session.damaged
+        try:
+            lines = status_lines(self.session.backend.status())
+        except ValidationError as err:  # the backend reads the damaged settings file too
+            damaged = damaged or str(err)
+            lines = [("Network", f"{nic.name} {'up' if nic.link else 'down'}")
+                     for nic in self.session.backend.nics()]
+            lines = [(label if i == 0 else "", value) for i, (label, value) in enumerate(lines)]
+        if damaged:
+            lines.insert(0, ("Settings file", damaged))
+        self._show_lines(lines)
 
     def enter(self) -> None:
         self.reset()
 
     def show(self, status: NodeStatus) -> None:
+        self._show_lines(status_lines(status))
+
+    def _show_lines(self, lines: list[tuple[str, str]]) -> None:
         self.lines.contents[:] = [
             (urwid.Columns([(LABEL, urwid.Text(label)), urwid.Text(value)]),
-             self.lines.options()) for label, value in status_lines(status)]
+             self.lines.options()) for label, value in lines]
 
     # ------------------------------------------------------------------ actions
     def lock(self) -> None:
