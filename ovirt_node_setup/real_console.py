@@ -135,7 +135,10 @@ class RealConsole:
         return _os_release(self.node), None
 
     def status(self) -> NodeStatus:
-        saved = self.settings()
+        try:
+            saved = self.settings()
+        except ValidationError:  # a damaged settings file: the console says so elsewhere
+            saved = settings.Settings()
         net = saved.network
         live = {}
         if self.node.live:

@@ -144,3 +144,13 @@ def test_dry_run_on_a_machine_description():
         assert backend.product == "oVirt Node Reference 1.0-1"
     finally:
         shutil.rmtree(root)
+
+
+def test_status_of_a_node_with_a_damaged_settings_file(root):
+    (root / "etc" / "default").mkdir(parents=True, exist_ok=True)
+    (root / "etc" / "default" / "ovirt").write_text('OVIRT_HOSTNAME="bad_name!"\n')
+    (root / "etc" / "hostname").write_text("node3.example.com\n")
+    backend = console(root)
+    with pytest.raises(ValidationError):
+        backend.settings()
+    assert backend.status().hostname == "node3.example.com"
