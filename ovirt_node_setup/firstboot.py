@@ -70,19 +70,25 @@ def merge(base: Settings, over: Settings) -> Settings:
     return merged
 
 
-def admin_locked(node: Node) -> bool:
-    """Whether the admin account has no usable password yet, so the installer's hash is
-    still to be set: locked ("!*" as systemd-sysusers makes it, "!", "*") or empty."""
+def admin_password_field(node: Node) -> str:
+    """The password field of the admin's /etc/shadow line; "" when there is none."""
     try:
         with open(node.path(SHADOW), encoding="utf-8") as handle:
             lines = handle.read().splitlines()
     except FileNotFoundError:
-        return True
+        return ""
     for line in lines:
         fields = line.split(":")
         if fields[0] == ADMIN_USER and len(fields) > 1:
-            return fields[1] == "" or fields[1].startswith(("!", "*"))
-    return True
+            return fields[1]
+    return ""
+
+
+def admin_locked(node: Node) -> bool:
+    """Whether the admin account has no usable password yet, so the installer's hash is
+    still to be set: locked ("!*" as systemd-sysusers makes it, "!", "*") or empty."""
+    field = admin_password_field(node)
+    return field == "" or field.startswith(("!", "*"))
 
 
 def installer_hash(node: Node) -> str | None:

@@ -40,14 +40,10 @@ def admin_hash(node: Node) -> str:
     """The admin's crypt hash: its /etc/shadow field once a password is set there, else,
     until the first boot applied it, the hash the installer left in /config; "" when there
     is none (a locked account opens to nothing)."""
-    from .firstboot import admin_locked, done, installer_hash
+    from .firstboot import admin_locked, admin_password_field, done, installer_hash
 
     if not admin_locked(node):
-        with open(node.path("/etc/shadow"), encoding="utf-8") as handle:
-            for line in handle:
-                fields = line.rstrip("\n").split(":")
-                if fields[0] == ADMIN_USER:
-                    return fields[1]
+        return admin_password_field(node)
     if done(node):  # the account was locked after the first boot: the old hash is void
         return ""
     try:
