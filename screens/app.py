@@ -10,9 +10,6 @@ loop through a pipe: widgets are touched by the main loop alone.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -20,7 +17,8 @@ from typing import Any
 import urwid
 
 from .base import Nav, Screen, Session
-from .theme import PALETTE, Theme
+from .mainloop import MainLoopBridge
+from .theme import Theme
 from .widgets import Button, Row, Rule, Table, button_row, dialog
 
 MIN_COLS, MIN_ROWS = 80, 24
@@ -93,7 +91,7 @@ def move_focus(widget: urwid.Widget, step: int) -> None:
     set_focus_path(widget, stops[(index + step) % len(stops)])
 
 
-class InstallerApp(Nav):
+class InstallerApp(MainLoopBridge, Nav):
     """Runs the screens in order; owns the only urwid MainLoop."""
 
     def __init__(self, session: Session, screens: Sequence[Screen], *, product: str) -> None:
@@ -101,9 +99,7 @@ class InstallerApp(Nav):
         self.theme: Theme = session.theme
         self.index = 0
         self.exit_code, self.exit_message = 0, ""
-        self.loop: urwid.MainLoop | None = None
-        self._posted: queue.Queue[Callable[[], None]] = queue.Queue()
-        self._wake: int | None = None
+        self._start_bridge()
         self._dialog: urwid.Widget | None = None
         for screen in self.screens:
             screen.nav = self
@@ -238,36 +234,7 @@ class InstallerApp(Nav):
         self.exit_code, self.exit_message = code, message
         raise urwid.ExitMainLoop
 
-    def toggle_mode(self) -> None:
-        self.theme.basic = not self.theme.basic
-        if self.loop is not None:
-            self.loop.screen.set_terminal_properties(colors=self.theme.colors)
-            self.loop.screen.register_palette(PALETTE)
-            self.loop.screen.clear()
-        urwid.CanvasCache.clear()
-
     # ---------------------------------------------------------------- worker thread
-    def post(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` on the main loop; safe to call from any thread."""
-        self._posted.put(fn)
-        if self._wake is not None:
-            with contextlib.suppress(OSError):  # the loop has ended: nobody to wake
-                os.write(self._wake, b"!")
-
-    def _drain(self, _data: bytes) -> bool:
-        while True:
-            try:
-                fn = self._posted.get_nowait()
-            except queue.Empty:
-                break
-            fn()
-        self.refresh()
-        return True
-
-    def drain(self) -> None:
-        """Run what workers posted (for tests driving the app without a loop)."""
-        self._drain(b"")
-
     def start_worker(self, fn: Callable[[], None]) -> None:
         threading.Thread(target=fn, name="install", daemon=True).start()
 
@@ -312,15 +279,8 @@ class InstallerApp(Nav):
 
     def run(self, screen: urwid.BaseScreen | None = None) -> int:
         """Run the main loop until the last screen or a quit; return the exit code."""
-        screen = screen or urwid.raw_display.Screen()
-        screen.set_terminal_properties(colors=self.theme.colors)
-        self.loop = urwid.MainLoop(self.top, PALETTE, screen=screen, handle_mouse=False)
-        self._wake = self.loop.watch_pipe(self._drain)
-        try:
+        with self.main_loop(self.top, screen):
             self.loop.run()
-        finally:
-            os.close(self._wake)
-            self._wake = None
         return self.exit_code
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
-import queue
 import termios
 import threading
 from collections.abc import Callable, Sequence
@@ -38,7 +36,7 @@ from ..app import (
     move_focus,
     set_focus_path,
 )
-from ..theme import PALETTE
+from ..mainloop import MainLoopBridge
 from ..widgets import Button, Row, Rule, Table, button_row, dialog
 from .page import ConsoleSession, Page
 from .plugins_page import PluginGuard
@@ -91,7 +89,7 @@ class _Dialog:
     failure: str = ""  # the sentence of a page's failure it shows (each is shown once)
 
 
-class ConsoleApp:
+class ConsoleApp(MainLoopBridge):
     """Shows the pages; owns the only urwid MainLoop. Implements ``page.ConsoleNav``."""
 
     def __init__(self, session: ConsoleSession, pages: Sequence[type[Page]], *,
@@ -104,11 +102,9 @@ class ConsoleApp:
         self.index = 0
         self.exit_code = 0
         self.exit_request = ""  # "logoff", or "shell": the entry point opens a rescue shell
-        self.loop: urwid.MainLoop | None = None
+        self._start_bridge()
         self.locked: urwid.Widget | None = None  # the lock screen, over everything
         self._dialogs: list[_Dialog] = []
-        self._posted: queue.Queue[Callable[[], None]] = queue.Queue()
-        self._wake: int | None = None
         self._hostname = self._status_hostname()
         self.header = urwid.Text("", wrap="clip")
         self.header_host = urwid.Text("", align="right", wrap="clip")
@@ -355,35 +351,9 @@ class ConsoleApp:
         self.exit_request, self.exit_code = request, code
         raise urwid.ExitMainLoop
 
-    def toggle_mode(self) -> None:
-        self.theme.basic = not self.theme.basic
-        if self.loop is not None:
-            self.loop.screen.set_terminal_properties(colors=self.theme.colors)
-            self.loop.screen.register_palette(PALETTE)
-            self.loop.screen.clear()
-        urwid.CanvasCache.clear()
-
     # ---------------------------------------------------------------- worker thread
-    def post(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` on the main loop; safe to call from any thread."""
-        self._posted.put(fn)
-        if self._wake is not None:
-            with contextlib.suppress(OSError):  # the loop has ended: nobody to wake
-                os.write(self._wake, b"!")
-
-    def _drain(self, _data: bytes) -> bool:
-        while True:
-            try:
-                fn = self._posted.get_nowait()
-            except queue.Empty:
-                break
-            self.guarded(fn)
-        self.guarded(self.refresh)
-        return True
-
-    def drain(self) -> None:
-        """Run what workers posted (for tests driving the app without a loop)."""
-        self._drain(b"")
+    def run_posted(self, fn: Callable[[], None]) -> None:
+        self.guarded(fn)
 
     def start_worker(self, fn: Callable[[], None]) -> None:
         page = self.page
@@ -480,23 +450,18 @@ class ConsoleApp:
 
     def run(self, screen: urwid.BaseScreen | None = None) -> int:
         """Run the main loop until the admin logs off or asks for a shell."""
-        screen = screen or urwid.raw_display.Screen()
-        screen.set_terminal_properties(colors=self.theme.colors)
-        self.loop = urwid.MainLoop(self.top, PALETTE, screen=screen, handle_mouse=False)
-        self._wake = self.loop.watch_pipe(self._drain)
-        # the console is a login shell: Ctrl-C, Ctrl-\, Ctrl-S and Ctrl-Z are plain keys
-        keys = None
-        if isinstance(screen, urwid.raw_display.Screen):
-            keys = screen.tty_signal_keys(intr="undefined", quit="undefined",
-                                          stop="undefined", susp="undefined")
-        try:
-            self.loop.run()
-        finally:
-            os.close(self._wake)
-            self._wake = None
-            if keys:  # the rescue shell gets them back
-                with contextlib.suppress(OSError, termios.error):  # unless it hung up
-                    screen.tty_signal_keys(*keys)
+        with self.main_loop(self.top, screen) as terminal:
+            # the console is a login shell: Ctrl-C, Ctrl-\, Ctrl-S and Ctrl-Z are plain keys
+            keys = None
+            if isinstance(terminal, urwid.raw_display.Screen):
+                keys = terminal.tty_signal_keys(intr="undefined", quit="undefined",
+                                                stop="undefined", susp="undefined")
+            try:
+                self.loop.run()
+            finally:
+                if keys:  # the rescue shell gets them back
+                    with contextlib.suppress(OSError, termios.error):  # unless it hung up
+                        terminal.tty_signal_keys(*keys)
         return self.exit_code
 
 
