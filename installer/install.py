@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ovirt_node_setup import settings as settings_file
+from ovirt_node_setup.admin_account import ADMIN_HASH
 from ovirt_node_setup.atomicfile import write_atomic
 from ovirt_node_setup.errors import ValidationError
 
@@ -23,7 +24,6 @@ from .layout import Layout, PartitionSpec
 from .machine import Disk
 from .mounts import mounted
 from .plan import InstallPlan
-from .slots import ADMIN_HASH
 from .steps import BytesProgress, Report, Step, StepFailed, run_steps
 
 log = logging.getLogger(__name__)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from ovirt_node_setup.admin_account import ADMIN_HASH, password_field
 from ovirt_node_setup.errors import ValidationError
 from ovirt_node_setup.shellvars import ShellVarsFile
 
@@ -39,10 +40,6 @@ log = logging.getLogger(__name__)
 ROOT, BACKUP, NEXT = "Root", "RootBackup", "RootNext"
 SLOT_LABELS = (ROOT, BACKUP, NEXT)
 CONFIG = "CONFIG"
-
-ADMIN_USER = "admin"
-ADMIN_HASH = "ovirt-node/admin.hash"
-"""Where the installer leaves the admin password's hash in /config for the node."""
 
 TRIAL = "boot_trial"
 PENDING, TRYING, FAILED = "pending", "trying", "failed"
@@ -165,9 +162,8 @@ def read_admin_hash(node: NodeDisk) -> str:
     "!$6$...") is returned as it is: no password verifies against it."""
     if not node.config:
         return ""
-    for line in _config_file(node.config, "/etc/shadow").splitlines():
-        fields = line.split(":")
-        if fields[0] == ADMIN_USER and len(fields) > 1:
-            return fields[1]  # final, even a locked "!..." (which no password matches)
+    field = password_field(_config_file(node.config, "/etc/shadow"))
+    if field is not None:
+        return field  # final, even a locked "!..." (which no password matches)
     found = _config_file(node.config, "/" + ADMIN_HASH).strip()
     return found if found.startswith("$") else ""

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from installer.commands import run
 
 from . import nm_connections, persistence, service_files, validators
+from .admin_account import ADMIN_USER
 from .console_backend import Change
 from .errors import ValidationError
 from .node import Node
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
     from .services import Services
 
 SETTINGS = "/" + SETTINGS_FILE
-ADMIN_USER = "admin"
-"""``installer.slots.ADMIN_USER``, not imported from there: that module loads pyparted."""
 NETWORK_FIELDS = ("bootif", "ipv4_method", "ipv4_address", "ipv4_netmask", "ipv4_gateway",
                   "ipv6_method", "ipv6_address", "ipv6_gateway", "vlan_id", "vlan_parent",
                   "bond_name", "bond_slaves", "bond_options", "dns")

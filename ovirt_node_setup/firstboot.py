@@ -21,9 +21,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from installer.machine import Nic
-from installer.slots import ADMIN_HASH, ADMIN_USER
 
 from . import bootparams, validators
+from .admin_account import ADMIN_HASH, password_field
 from .apply import plan_change
 from .console_backend import Change
 from .errors import ValidationError
@@ -74,14 +74,9 @@ def admin_password_field(node: Node) -> str:
     """The password field of the admin's /etc/shadow line; "" when there is none."""
     try:
         with open(node.path(SHADOW), encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
+            return password_field(handle.read()) or ""
     except FileNotFoundError:
         return ""
-    for line in lines:
-        fields = line.split(":")
-        if fields[0] == ADMIN_USER and len(fields) > 1:
-            return fields[1]
-    return ""
 
 
 def admin_locked(node: Node) -> bool:

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 
 from installer.commands import CommandFailed, run
 from installer.machine import Machine, Nic
-from installer.slots import ADMIN_USER
 
 from . import apply, certificates, logviews, passwords, settings, validators
+from .admin_account import ADMIN_USER
 from .atomicfile import write_atomic
 from .console_backend import Certificate, Change, LogSource, NicStatus, NodeStatus, PluginInfo
 from .errors import ValidationError
