@@ -31,8 +31,8 @@ from screens.console.app import ConsoleApp
 from screens.console.page import Page, open_session
 from screens.theme import Theme
 from screens.widgets import Button, Field, Row
+from tests.tui_driver import AppDriver
 
-SIZE = (80, 24)
 ADMIN_PASSWORD = "Correct-Horse-7"
 NICS = [Nic("eth0", "52:54:00:12:34:56", "e1000e", True),
         Nic("eth1", "52:54:00:65:43:21", "e1000e", False)]
@@ -145,7 +145,7 @@ class FakeConsole:
         self.events.append(message)
 
 
-class ConsoleDriver:
+class ConsoleDriver(AppDriver):
     """A ``ConsoleApp`` fed with key names as urwid spells them ("tab", "enter", "a")."""
 
     def __init__(self, backend: FakeConsole | None = None,
@@ -158,49 +158,15 @@ class ConsoleDriver:
         self.session = open_session(self.backend, Theme(basic=basic))  # type: ignore[arg-type]
         self.app = ConsoleApp(self.session, pages, product=self.backend.product)
         self.app.start_worker = self._run_inline  # type: ignore[method-assign]
-        self.quit_code: int | None = None
 
     @staticmethod
     def _run_inline(fn: Callable[[], None]) -> None:
         fn()
 
-    def press(self, *keys: str, size: tuple[int, int] = SIZE) -> ConsoleDriver:
-        for key in keys:
-            try:
-                self.app.top.keypress(size, key)
-            except Exception as err:  # ExitMainLoop ends a run like the real loop would
-                if type(err).__name__ != "ExitMainLoop":
-                    raise
-                self.quit_code = self.app.exit_code
-        return self
-
-    def type(self, text: str) -> ConsoleDriver:
-        return self.press(*text)
-
     def wait_worker(self) -> ConsoleDriver:
         """Show what the workers (already run inline) posted to the main loop."""
-        try:
-            self.app.drain()
-        except Exception as err:
-            if type(err).__name__ != "ExitMainLoop":
-                raise
-            self.quit_code = self.app.exit_code
+        self.run_quietly(self.app.drain)
         return self
-
-    def text(self, size: tuple[int, int] = SIZE) -> str:
-        canvas = self.app.top.render(size, focus=True)
-        return "\n".join(line.decode("utf-8", "replace").rstrip() for line in canvas.text)
-
-    def checked_text(self) -> str:
-        """The 80x24 screen as text, after checking that it has 24 lines of at most 80
-        columns and, in basic mode, nothing but ASCII."""
-        shown = self.text()
-        lines = shown.split("\n")
-        assert len(lines) == 24
-        assert all(len(line) <= 80 for line in lines), shown
-        if self.session.theme.basic:
-            assert shown.isascii(), [line for line in lines if not line.isascii()]
-        return shown
 
     @property
     def page(self) -> Page:

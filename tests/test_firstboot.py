@@ -8,9 +8,7 @@ the package's own sysusers file, so its password is locked as on a new node.
 
 from __future__ import annotations
 
-import os
 import shutil
-import stat
 import subprocess
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from ovirt_node_setup import config_cli, firstboot
 from ovirt_node_setup.node import Node
 from ovirt_node_setup.passwords import hash_password, verify_password
 from ovirt_node_setup.settings import Endpoint, Settings, StorageSettings, save
+from tests.test_config_cli import tree
 
 REPO = Path(__file__).resolve().parent.parent
 SYSUSERS = REPO / "data" / "ovirt-node-sysusers.conf"
@@ -42,17 +41,6 @@ def admin_field(root: Path) -> str:
         if line.startswith("admin:"):
             return line.split(":")[1]
     raise AssertionError("no admin line in /etc/shadow")
-
-
-def tree(top: Path) -> dict[str, tuple[int, bytes | None]]:
-    found: dict[str, tuple[int, bytes | None]] = {}
-    for folder, dirs, files in os.walk(top):
-        for name in dirs + files:
-            path = Path(folder, name)
-            st = path.lstat()
-            data = path.read_bytes() if stat.S_ISREG(st.st_mode) else None
-            found[str(path.relative_to(top))] = (st.st_mode, data)
-    return found
 
 
 def base_tree(root: Path) -> None:
