@@ -284,13 +284,14 @@ class InstallerApp(MainLoopBridge, Nav):
         return self.exit_code
 
 
-class _Top(urwid.Widget):
-    """The whole terminal: the frame (and a dialog), or a request for a larger terminal."""
+class FullScreen(urwid.Widget):
+    """The whole terminal: what ``draw`` shows, or a request for a larger terminal; keys
+    go to the app's ``handle`` only while the terminal is large enough."""
 
     _sizing = frozenset([urwid.Sizing.BOX])
     _selectable = True
 
-    def __init__(self, app: InstallerApp) -> None:
+    def __init__(self, app: Any) -> None:
         super().__init__()
         self.app = app
 
@@ -298,19 +299,29 @@ class _Top(urwid.Widget):
     def too_small(size: tuple[int, int]) -> bool:
         return size[0] < MIN_COLS or size[1] < MIN_ROWS
 
+    def draw(self, size: tuple[int, int]) -> urwid.Canvas:
+        raise NotImplementedError
+
     def render(self, size: tuple[int, int], focus: bool = False) -> urwid.Canvas:
         if self.too_small(size):
             cols, rows = size
             message = (f"Make the terminal at least {MIN_COLS}x{MIN_ROWS}; it is {cols}x{rows} "
                        "now.")
             return urwid.Filler(urwid.Text(message, align="center")).render(size)
-        widget: urwid.Widget = self.app.frame
-        if self.app._dialog is not None:
-            widget = urwid.Overlay(self.app._dialog, widget, "center", 60, "middle", "pack")
-        return widget.render(size, focus=True)
+        return self.draw(size)
 
     def keypress(self, size: tuple[int, int], key: str) -> str | None:
         if not self.too_small(size):
             self.app.handle(size, key)
             self._invalidate()
         return None
+
+
+class _Top(FullScreen):
+    """The frame, and a dialog over it."""
+
+    def draw(self, size: tuple[int, int]) -> urwid.Canvas:
+        widget: urwid.Widget = self.app.frame
+        if self.app._dialog is not None:
+            widget = urwid.Overlay(self.app._dialog, widget, "center", 60, "middle", "pack")
+        return widget.render(size, focus=True)

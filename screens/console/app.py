@@ -27,10 +27,9 @@ from ovirt_node_setup.errors import ValidationError
 from ovirt_node_setup.transaction import ApplyFailed, Event
 
 from ..app import (
-    MIN_COLS,
-    MIN_ROWS,
     MODE_KEYS,
     QUIT_KEYS,
+    FullScreen,
     focus_path,
     focus_stops,
     move_focus,
@@ -465,21 +464,10 @@ class ConsoleApp(MainLoopBridge):
         return self.exit_code
 
 
-class _Top(urwid.Widget):
-    """The whole terminal: the frame and dialogs, the lock screen, or a size request."""
+class _Top(FullScreen):
+    """The frame and dialogs, or the lock screen."""
 
-    _sizing = frozenset([urwid.Sizing.BOX])
-    _selectable = True
-
-    def __init__(self, app: ConsoleApp) -> None:
-        super().__init__()
-        self.app = app
-
-    @staticmethod
-    def too_small(size: tuple[int, int]) -> bool:
-        return size[0] < MIN_COLS or size[1] < MIN_ROWS
-
-    def render(self, size: tuple[int, int], focus: bool = False) -> urwid.Canvas:
+    def draw(self, size: tuple[int, int]) -> urwid.Canvas:
         try:
             return self._render(size)
         except Exception as err:  # a closable dialog on top (the page's own form) goes
@@ -498,11 +486,6 @@ class _Top(urwid.Widget):
                                            "in the log.", align="center")).render(size)
 
     def _render(self, size: tuple[int, int]) -> urwid.Canvas:
-        if self.too_small(size):
-            cols, rows = size
-            message = (f"Make the terminal at least {MIN_COLS}x{MIN_ROWS}; it is {cols}x{rows} "
-                       "now.")
-            return urwid.Filler(urwid.Text(message, align="center")).render(size)
         if self.app.locked is not None:
             return urwid.Filler(self.app.locked, valign="middle").render(size, focus=True)
         widget: urwid.Widget = self.app.frame
@@ -510,9 +493,3 @@ class _Top(urwid.Widget):
         for entry in self.app._dialogs:
             widget = urwid.Overlay(entry.widget, widget, "center", width, "middle", "pack")
         return widget.render(size, focus=True)
-
-    def keypress(self, size: tuple[int, int], key: str) -> str | None:
-        if not self.too_small(size):
-            self.app.handle(size, key)
-            self._invalidate()
-        return None
