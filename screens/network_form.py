@@ -51,6 +51,21 @@ def default_nic(nics: Sequence[Nic], bootif: str | None = None) -> Nic | None:
     return next((nic for nic in nics if nic.link), nics[0] if nics else None)
 
 
+def first_problem(groups: Sequence[FieldGroup],
+                  settings: Callable[[], NetworkSettings]) -> str | None:
+    """The first field error of ``groups``, else the sentence of the cross-field checks
+    of the ``settings`` they make, else None."""
+    for group in groups:
+        error = group.errors()
+        if error:
+            return error
+    try:
+        settings().check()
+    except ValidationError as err:
+        return str(err)
+    return None
+
+
 class FieldGroup:
     """Fields that together set one part of ``NetworkSettings``; the installer's form and
     the setup console arrange the groups as each needs.
@@ -334,15 +349,7 @@ class NetworkForm(urwid.WidgetWrap):
             return "This machine has no network interface: skip the network setup."
         if self.nic is None:
             return "Pick the management network interface in the table."
-        for group in self.groups:
-            error = group.errors()
-            if error:
-                return error
-        try:
-            self.settings().check()
-        except ValidationError as err:
-            return str(err)
-        return None
+        return first_problem(self.groups, self.settings)
 
     def settings(self) -> NetworkSettings:
         """What the form says, over the prefilled settings it does not show (the bond).

@@ -16,8 +16,8 @@ from installer.machine import Nic
 from ovirt_node_setup import validators
 from ovirt_node_setup.settings import NetworkSettings
 
-from ..widgets import Button, Field, Table, button_row
-from .nic_dialog import ScrollRows
+from ..widgets import Field, Table
+from .form_dialog import FormDialog, ScrollRows
 
 DEFAULT_OPTIONS = "mode=active-backup,miimon=100"
 FIELD_ROWS = 10
@@ -25,11 +25,11 @@ FIELD_ROWS = 10
 to nine lines (the list of known options) and the buttons on 24 rows."""
 
 
-class BondDialog(urwid.WidgetWrap):
+class BondDialog(FormDialog):
     def __init__(self, nics: Sequence[Nic], current: NetworkSettings, *,
                  on_ok: Callable[[NetworkSettings], None],
                  on_cancel: Callable[[], None]) -> None:
-        self.current, self.on_ok = current, on_ok
+        self.current = current
         self.name = Field("Bond name", validators.bond_name, text="bond0", required=True,
                           on_change=self._update)
         self.options = Field("Options", validators.bond_options, text=DEFAULT_OPTIONS,
@@ -39,14 +39,10 @@ class BondDialog(urwid.WidgetWrap):
                             on_pick=lambda _key: self._update())
         self.slaves.set_rows([(nic.name, [nic.name, nic.mac, "up" if nic.link else "down"])
                               for nic in nics])
-        self.status = urwid.Text("")
-        self.ok = Button("Create", self._ok, lambda: self.problem() is None)
         fields = ScrollRows(FIELD_ROWS)
         fields.walker[:] = [self.name, self.options, urwid.Text("Slaves (Space ticks):"),
                             self.slaves]
-        super().__init__(urwid.Pile([
-            fields, urwid.Divider(), self.status,
-            button_row([Button("Cancel", on_cancel), self.ok])]))
+        super().__init__([fields], ok_label="Create", on_ok=on_ok, on_cancel=on_cancel)
         self._update()
 
     def problem(self) -> str | None:
@@ -61,12 +57,3 @@ class BondDialog(urwid.WidgetWrap):
         return dataclasses.replace(self.current, bond_name=self.name.value,
                                    bond_slaves=list(self.slaves.selected),
                                    bond_options=self.options.value)
-
-    def _update(self) -> None:
-        problem = self.problem()
-        self.status.set_text(("error", problem) if problem else "")
-        self.ok.refresh()
-
-    def _ok(self) -> None:
-        if self.problem() is None:
-            self.on_ok(self.settings())

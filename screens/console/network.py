@@ -14,10 +14,9 @@ import urwid
 
 from ovirt_node_setup import validators
 from ovirt_node_setup.console_backend import Change
-from ovirt_node_setup.errors import ValidationError
 from ovirt_node_setup.settings import NetworkSettings
 
-from ..network_form import NameFields, default_nic
+from ..network_form import NameFields, default_nic, first_problem
 from ..widgets import Button, Field, FormList, Table, button_row, text
 from .bond_dialog import BondDialog
 from .nic_dialog import NicDialog
@@ -165,14 +164,7 @@ class NetworkPage(Page):
         return self.names.apply(self.pending)
 
     def problem(self) -> str | None:
-        error = self.names.errors()
-        if error:
-            return error
-        try:
-            self.settings().check()
-        except ValidationError as err:
-            return str(err)
-        return None
+        return first_problem([self.names], self.settings)
 
     def change(self) -> Change | None:
         edited = self.session.edited()

@@ -13,11 +13,10 @@ from collections.abc import Callable
 
 import urwid
 
-from ovirt_node_setup.errors import ValidationError
 from ovirt_node_setup.settings import NetworkSettings
 
-from ..network_form import FieldGroup, IPv4Fields, IPv6Fields, VlanField
-from ..widgets import Button, FormList, button_row
+from ..network_form import FieldGroup, IPv4Fields, IPv6Fields, VlanField, first_problem
+from .form_dialog import FormDialog, ScrollRows
 
 IPV4_METHODS = ("off", "dhcp", "static")
 FIELD_ROWS = 12
@@ -25,51 +24,23 @@ FIELD_ROWS = 12
 sentence of three lines and the buttons, the dialog fits in 24 rows."""
 
 
-class ScrollRows(urwid.WidgetWrap):
-    """Rows in a ``FormList`` as tall as they are, up to ``limit`` rows; beyond that they
-    scroll with the focus. A flow widget, to sit in a dialog's Pile."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.walker = urwid.SimpleFocusListWalker([])
-        self.list = FormList(self.walker)
-        super().__init__(self.list)
-
-    def sizing(self) -> frozenset[urwid.Sizing]:
-        return frozenset([urwid.Sizing.FLOW])
-
-    def rows(self, size: tuple[int], focus: bool = False) -> int:
-        (cols,) = size
-        return max(1, min(self.limit, sum(row.rows((cols,)) for row in self.walker)))
-
-    def render(self, size: tuple[int], focus: bool = False) -> urwid.Canvas:
-        return self.list.render((size[0], self.rows(size, focus)), focus)
-
-    def keypress(self, size: tuple[int], key: str) -> str | None:
-        return self.list.keypress((size[0], self.rows(size)), key)
-
-
-class NicDialog(urwid.WidgetWrap):
+class NicDialog(FormDialog):
     """IPv4, IPv6 and VLAN of ``name``; ``current`` are the pending settings of the page,
     ``management`` whether ``name`` carries the management network in them."""
 
     def __init__(self, name: str, about: str, current: NetworkSettings, *, management: bool,
                  on_ok: Callable[[NetworkSettings], None],
                  on_cancel: Callable[[], None]) -> None:
-        self.name, self.current, self.on_ok = name, current, on_ok
+        self.name, self.current = name, current
         shown = current if management else NetworkSettings(ipv4_method="dhcp")
         self.ipv4 = IPv4Fields(shown, IPV4_METHODS, self._update, self._layout)
         self.ipv6 = IPv6Fields(shown, self._update, self._layout)
         self.vlan = VlanField(shown, self._update)
         self.groups: list[FieldGroup] = [self.ipv4, self.ipv6, self.vlan]
-        self.status = urwid.Text("")
-        self.ok = Button("OK", self._ok, lambda: self.problem() is None)
         self.head = urwid.Text(about)
-        self.buttons = button_row([Button("Cancel", on_cancel), self.ok])
         self.fields = ScrollRows(FIELD_ROWS)
-        self.pile = urwid.Pile([self.head, urwid.Divider(), self.fields, urwid.Divider(),
-                                self.status, self.buttons], focus_item=2)
-        super().__init__(self.pile)
+        super().__init__([self.head, urwid.Divider(), self.fields], ok_label="OK",
+                         on_ok=on_ok, on_cancel=on_cancel, focus_item=2)
         self._layout()
         self._update()
 
@@ -91,21 +62,4 @@ class NicDialog(urwid.WidgetWrap):
         return net
 
     def problem(self) -> str | None:
-        for group in self.groups:
-            error = group.errors()
-            if error:
-                return error
-        try:
-            self.settings().check()
-        except ValidationError as err:
-            return str(err)
-        return None
-
-    def _update(self) -> None:
-        problem = self.problem()
-        self.status.set_text(("error", problem) if problem else "")
-        self.ok.refresh()
-
-    def _ok(self) -> None:
-        if self.problem() is None:
-            self.on_ok(self.settings())
+        return first_problem(self.groups, self.settings)
