@@ -80,6 +80,10 @@ class ConsoleBackend(Protocol):
 
     def status(self) -> NodeStatus: ...
 
+    def hostname(self) -> str:
+        """The node's hostname now, for the header ("" when unknown): cheap, unlike
+        ``status``."""
+
     def apply(self, change: Change, report: Report) -> list[str]:
         """Apply and persist the change; return notes (what was skipped, what lasts only
         until reboot). Raises ``transaction.ApplyFailed`` after undoing, or

@@ -130,11 +130,19 @@ class RealConsole:
                 log.warning("cannot read the image versions on %s: %s", self.disk, err)
         return _os_release(self.node), None
 
-    def status(self) -> NodeStatus:
+    def _saved(self) -> settings.Settings:
+        """The settings, or none at all when the file is damaged (the console says so
+        elsewhere)."""
         try:
-            saved = self.settings()
-        except ValidationError:  # a damaged settings file: the console says so elsewhere
-            saved = settings.Settings()
+            return self.settings()
+        except ValidationError:
+            return settings.Settings()
+
+    def hostname(self) -> str:
+        return _hostname(self.node) or self._saved().network.hostname or ""
+
+    def status(self) -> NodeStatus:
+        saved = self._saved()
         net = saved.network
         live = {}
         if self.node.live:
@@ -158,7 +166,7 @@ class RealConsole:
             logs.append(f"netconsole {saved.logging.netconsole}")
         problem = self.node.persist_problem()
         version, other = self.images()
-        return NodeStatus(hostname=_hostname(self.node) or net.hostname or "",
+        return NodeStatus(hostname=self.hostname(),
                           nics=tuple(nics), installed=problem is None,
                           persistence_note=problem, version=version, other_version=other,
                           log_destinations=tuple(logs), live=self.node.live)

@@ -78,13 +78,16 @@ class FakeConsole:
     def nics(self) -> list[Nic]:
         return list(self.nic_list)
 
+    def hostname(self) -> str:
+        return self.saved.network.hostname or "node.example.com"
+
     def status(self) -> NodeStatus:
         net = self.saved.network
         nics = tuple(NicStatus(n.name, n.mac, n.link,
                                ("192.0.2.5/24",) if n.name == "eth0" else (),
                                management=n.name == (net.bootif or "eth0"))
                      for n in self.nic_list)
-        return NodeStatus(hostname=net.hostname or "node.example.com", nics=nics,
+        return NodeStatus(hostname=self.hostname(), nics=nics,
                           installed=self.persistence_note is None,
                           persistence_note=self.persistence_note,
                           version="Test Node 1.0-1", other_version="Test Node 0.9-1",

@@ -104,7 +104,7 @@ class ConsoleApp(MainLoopBridge):
         self._start_bridge()
         self.locked: urwid.Widget | None = None  # the lock screen, over everything
         self._dialogs: list[_Dialog] = []
-        self._hostname = self._status_hostname()
+        self._hostname = self._header_hostname()
         self.header = urwid.Text("", wrap="clip")
         self.header_host = urwid.Text("", align="right", wrap="clip")
         self.status = urwid.Text("")
@@ -136,11 +136,11 @@ class ConsoleApp(MainLoopBridge):
     def page(self) -> Page:
         return self.pages[self.index]
 
-    def _status_hostname(self) -> str:
+    def _header_hostname(self) -> str:
         try:
-            return self.session.backend.status().hostname
+            return self.session.backend.hostname()
         except (OSError, ValidationError) as err:
-            log.warning("no node status for the header: %s", err)
+            log.warning("no hostname for the header: %s", err)
             return ""
 
     def show_page(self, index_or_class: int | type[Page]) -> None:
@@ -265,7 +265,7 @@ class ConsoleApp(MainLoopBridge):
 
     def _applied(self, progress: ProgressDialog, notes: list[str]) -> None:
         self.session.settings = self.session.backend.settings()
-        self._hostname = self._status_hostname()
+        self._hostname = self._header_hostname()
         for page in self.pages:
             if page.built:
                 page.reset()
