@@ -37,7 +37,7 @@ from .admin_account import ADMIN_USER
 from .console_backend import Change
 from .errors import ValidationError
 from .node import Node
-from .settings import SETTINGS_FILE, Settings
+from .settings import SETTINGS_FILE, Settings, put_into
 from .shellvars import ShellVarsFile
 from .transaction import Report, ServiceAbsent, Step, Transaction
 
@@ -73,11 +73,7 @@ def render_settings(settings: Settings, existing: str | None) -> str:
         store = ShellVarsFile.parse(existing or "")
     except ValidationError as err:
         raise ValidationError(f"{SETTINGS}: {err}") from None
-    for _, spec, value in settings.items():
-        if value is None:
-            store.unset(spec.key)
-        else:
-            store.set(spec.key, spec.render(value))
+    put_into(settings, store)
     return store.render()
 
 

@@ -397,15 +397,21 @@ def load(root: str | os.PathLike[str] = "/") -> Settings:
     return settings
 
 
-def save(settings: Settings, root: str | os.PathLike[str] = "/") -> None:
-    """Write the settings atomically; keys we do not know and comments are kept."""
-    settings.check()
-    path = settings_path(root)
-    store = ShellVarsFile.read(path)
+def put_into(settings: Settings, store: ShellVarsFile) -> None:
+    """Every setting into the file's ``store``: a set one rendered, an unset one removed;
+    keys we do not know and comments stay as they are."""
     for _, spec, value in settings.items():
         if value is None:
             store.unset(spec.key)
         else:
             store.set(spec.key, spec.render(value))
+
+
+def save(settings: Settings, root: str | os.PathLike[str] = "/") -> None:
+    """Write the settings atomically; keys we do not know and comments are kept."""
+    settings.check()
+    path = settings_path(root)
+    store = ShellVarsFile.read(path)
+    put_into(settings, store)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     store.write(path, mode=0o644)
