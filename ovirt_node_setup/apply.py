@@ -246,16 +246,15 @@ class _Planner:
             records = persistence.persisted(store)
         except OSError:
             records = []
-        inside = [path for path in records if path.startswith(UNITS_FOLDER + "/")]
-        if inside:
+        inside = persistence.persisted_inside(UNITS_FOLDER, records)
+        if inside is not None:
             self.tx.notes.append(
-                f"{inside[0]} is persisted on its own, so {UNITS_FOLDER} cannot be persisted "
+                f"{inside} is persisted on its own, so {UNITS_FOLDER} cannot be persisted "
                 "and the services enabled or disabled go back at the next reboot: unpersist "
-                f"{inside[0]} to keep such changes.")
+                f"{inside} to keep such changes.")
             return None
         # A persisted folder holding it is persisted again instead (offline, its copy).
-        folder = next((path for path in records if UNITS_FOLDER.startswith(path + "/")),
-                      UNITS_FOLDER)
+        folder = persistence.persisted_folder(UNITS_FOLDER, records) or UNITS_FOLDER
         self.links_folder = folder
         was = folder in records
 

@@ -387,15 +387,26 @@ def _check_room(store: Store, path: str, source: str, records: list[str]) -> Non
             "partition.")
 
 
+def persisted_folder(path: str, records: list[str]) -> str | None:
+    """The recorded folder that ``path`` lies inside, if any."""
+    return next((other for other in records if path.startswith(other + "/")), None)
+
+
+def persisted_inside(path: str, records: list[str]) -> str | None:
+    """A recorded path that lies inside ``path``, if any."""
+    return next((other for other in records if other.startswith(path + "/")), None)
+
+
 def _refuse_nested(path: str, records: list[str]) -> None:
     """One persisted path inside another would have two copies and two bind mounts."""
-    for other in records:
-        if path.startswith(other + "/"):
-            raise ValidationError(f"{path} is inside {other}, which is persisted already: "
-                                  f"persist {other} again to keep its changes.")
-        if other.startswith(path + "/"):
-            raise ValidationError(f"{path} holds {other}, which is persisted on its own: "
-                                  f"unpersist {other} first, then persist {path}.")
+    outer = persisted_folder(path, records)
+    if outer is not None:
+        raise ValidationError(f"{path} is inside {outer}, which is persisted already: "
+                              f"persist {outer} again to keep its changes.")
+    inner = persisted_inside(path, records)
+    if inner is not None:
+        raise ValidationError(f"{path} holds {inner}, which is persisted on its own: "
+                              f"unpersist {inner} first, then persist {path}.")
 
 
 def _bind(copy: str, target: str) -> None:

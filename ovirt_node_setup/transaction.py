@@ -167,7 +167,7 @@ class FileJournal:
         if not os.path.lexists(self.node.path(path)):
             return  # removed: unpersist_removed handles it
         store = self.node.store
-        folder = _persisted_folder(path, persistence.persisted(store))
+        folder = persistence.persisted_folder(path, persistence.persisted(store))
         if folder is not None:
             self._before[path].folder = folder
             if not self.node.live:
@@ -264,11 +264,6 @@ class FileJournal:
                 log.exception("could not persist %s again", folder)
                 problems.append(f"{folder} could not be persisted again: {_reason(err)}")
         return problems
-
-
-def _persisted_folder(path: str, records: list[str]) -> str | None:
-    """The persisted folder that ``path`` lies in, if any."""
-    return next((r for r in records if path.startswith(r.rstrip("/") + "/")), None)
 
 
 _EXPECTED = (OSError, ValidationError, CommandFailed, ServiceFailed)
