@@ -127,6 +127,7 @@ class _Planner:
                  services: Services | None, nics: Sequence[Nic]) -> None:
         self.tx, self.node, self.old, self.new = tx, tx.node, old, new
         self.services, self.nics = services, nics
+        self.persist_problem = self.node.persist_problem()  # why nothing can be persisted
         self.writes: list[tuple[str, list[_Write]]] = []
         self.tells: list[Step] = []
         self.units: list[Step] = []  # offline: the units' links, after the files
@@ -239,7 +240,7 @@ class _Planner:
         if self.links_planned:
             return None
         self.links_planned = True
-        if self.node.persist_problem():
+        if self.persist_problem:
             return None
         store = self.node.store
         try:
@@ -498,9 +499,8 @@ class _Planner:
             return tx
         if self.services is None:
             tx.notes.append(offline_note(self.node))
-        problem = self.node.persist_problem()
-        if problem:
-            tx.notes.append(problem)
+        if self.persist_problem:
+            tx.notes.append(self.persist_problem)
         else:
             tx.add(PERSIST_TITLE, lambda: _persist_touched(tx))
         return tx
